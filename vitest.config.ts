@@ -1,0 +1,24 @@
+import { createRequire } from "node:module";
+import { defineConfig } from "vitest/config";
+
+const require = createRequire(import.meta.url);
+
+export default defineConfig({
+  // graphql 16 has no `exports` map: without this, test code and Yoga load two copies and every
+  // GraphQLError thrown in a resolver is masked as "Unexpected error.".
+  resolve: { alias: [{ find: /^graphql$/, replacement: require.resolve("graphql") }] },
+  test: {
+    globalSetup: ["./test/global-setup.ts"],
+    setupFiles: ["./test/support/otel-setup.ts"],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    pool: "forks",
+    coverage: {
+      provider: "v8",
+      include: ["src/**/*.ts"],
+      exclude: ["src/generated/**", "src/cli.ts", "src/main.ts"],
+      thresholds: { lines: 80, branches: 80 },
+      reporter: ["text-summary"],
+    },
+  },
+});
