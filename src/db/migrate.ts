@@ -22,7 +22,7 @@ process.emitWarning = ((warning: string | Error, ...rest: never[]) => {
   emitWarning(warning, ...rest);
 }) as typeof process.emitWarning;
 const { SchemaEngine } = await import("@prisma/schema-engine-wasm");
-type SchemaEngine = InstanceType<typeof SchemaEngine>;
+type SchemaEngine = Awaited<ReturnType<typeof SchemaEngine.new>>;
 
 const root = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 export const migrationsDir = join(root, "prisma", "migrations");
