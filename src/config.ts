@@ -1,0 +1,106 @@
+/**
+ * The only reader of `process.env`. One zod schema, parsed once; a bad variable stops start-up
+ * with one line that names it and says how to fix it.
+ */
+import { z } from "zod";
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+const CRON_FIELD = /^[\d*/,\-]+$/;
+
+function intVar(min: number, max: number, fix: string) {
+  return z
+    .string()
+    .regex(/^\d+$/, fix)
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, fix);
+}
+
+const base64Key = z
+  .string()
+  .refine((s) => /^[A-Za-z0-9+/]+={0,2}$/.test(s) && Buffer.from(s, "base64").length === 32, {
+    message: "must be 32 random bytes in base64; create one with `openssl rand -base64 32`",
+  });
+
+export const envSchema = z
+  .object({
+    DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\/\S+$/, "must be a postgres:// or postgresql:// URL")
+      .optional(),
+    HOST: z.string().min(1, "must name an interface, e.g. 127.0.0.1").default("127.0.0.1"),
+    PORT: intVar(0, 65535, "must be a port number from 0 to 65535").default(4000),
+    DATA_DIR: z.string().min(1, "must be a directory path").default("./.data"),
+    ADMIN_TOKEN: z
+      .string()
+      .min(24, "must be at least 24 characters; create one with `openssl rand -hex 24`")
+      .optional(),
+    SECRETS_KEY: base64Key.optional(),
+    CALCOM_API_URL: z
+      .url({ protocol: /^https?$/, error: "must be an http(s) URL without /v2, e.g. https://api.cal.com" })
+      .refine((u) => !/\/v2\/?$/.test(u), "must not end in /v2 (calsync adds it)")
+      .transform((u) => u.replace(/\/+$/, ""))
+      .default("https://api.cal.com"),
+    CALCOM_WEBHOOK_SECRET: z.string().min(1, "must not be empty (unset it instead)").optional(),
+    CALCOM_TIMEOUT_MS: intVar(100, 600_000, "must be milliseconds from 100 to 600000").default(10_000),
+    CALCOM_RATE_LIMIT_PER_MINUTE: intVar(1, 100_000, "must be requests per minute, at least 1").default(100),
+    WEBHOOK_MAX_BYTES: intVar(1024, 64 * 1024 * 1024, "must be a byte count from 1024 to 67108864").default(1_048_576),
+    WORKER_CONCURRENCY: intVar(1, 256, "must be a whole number from 1 to 256").default(4),
+    SYNC_CRON: z
+      .string()
+      .refine((s) => {
+        const parts = s.trim().split(/\s+/);
+        return parts.length === 5 && parts.every((p) => CRON_FIELD.test(p));
+      }, "must be a five-field cron expression, e.g. */15 * * * *")
+      .default("*/15 * * * *"),
+    LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` }).default("info"),
+    REDIS_URL: z
+      .string()
+      .regex(/^rediss?:\/\/\S+$/, "must be a redis:// or rediss:// URL")
+      .optional(),
+    NODE_ENV: z.string().default("development"),
+  })
+  .superRefine((env, ctx) => {
+    if (!env.DATABASE_URL) return;
+    for (const key of ["ADMIN_TOKEN", "SECRETS_KEY"] as const) {
+      if (!env[key]) {
+        ctx.addIssue({
+          code: "custom",
+          path: [key],
+          message:
+            key === "ADMIN_TOKEN"
+              ? "is required with DATABASE_URL; create one with `openssl rand -hex 24`"
+              : "is required with DATABASE_URL; create one with `openssl rand -base64 32`",
+        });
+      }
+    }
+  });
+
+export type Env = z.output<typeof envSchema>;
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Parses an environment; throws a ConfigError whose message is one line per bad variable. */
+export function parseEnv(source: Record<string, string | undefined>): Env {
+  // An empty variable means unset: `FOO= npm start` should not count as a value.
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ""));
+  const result = envSchema.safeParse(cleaned);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((i) => `${String(i.path[0] ?? "environment")} ${i.message}`);
+  throw new ConfigError([...new Set(lines)].map((l) => `invalid configuration: ${l}`).join("\n"));
+}
+
+let current: Env | undefined;
+
+/** The process configuration (parsed on first use). */
+export function env(): Env {
+  current ??= parseEnv(process.env);
+  return current;
+}
+
+/** Replaces the process configuration (start-up, after filling generated secrets; tests). */
+export function setEnv(next: Env): Env {
+  current = next;
+  return next;
+}

@@ -1,0 +1,59 @@
+/**
+ * The process's database handles: one pg pool shared by Prisma (through its pg adapter),
+ * graphile-worker and the few raw queries, so a process holds one set of connections.
+ */
+import pg from "pg";
+import { PrismaPg } from "@prisma/adapter-pg";
+import { PrismaClient } from "../generated/prisma/client.ts";
+import { log } from "../log.ts";
+
+export type { PrismaClient };
+
+interface Handles {
+  url: string;
+  pool: pg.Pool;
+  prisma: PrismaClient;
+}
+
+let handles: Handles | undefined;
+
+export interface ConnectOptions {
+  /** Pool size (Default: 20). */
+  max?: number;
+}
+
+export function connectDatabase(url: string, options: ConnectOptions = {}): Handles {
+  if (handles) return handles;
+  const pool = new pg.Pool({ connectionString: url, max: options.max ?? 20, connectionTimeoutMillis: 5_000 });
+  // An idle client that dies (server restart) must not crash the process; the next query retries.
+  pool.on("error", (err) => log("db").warn({ err: err.message }, "idle database connection lost"));
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  handles = { url, pool, prisma };
+  return handles;
+}
+
+function current(): Handles {
+  if (!handles) throw new Error("database not connected: call connectDatabase() first");
+  return handles;
+}
+
+/** The Prisma client (module singleton; never put it in GraphQL context). */
+export function db(): PrismaClient {
+  return current().prisma;
+}
+
+export function pool(): pg.Pool {
+  return current().pool;
+}
+
+export function databaseUrl(): string {
+  return current().url;
+}
+
+export async function disconnectDatabase(): Promise<void> {
+  const h = handles;
+  handles = undefined;
+  if (!h) return;
+  await h.prisma.$disconnect().catch(() => {});
+  await h.pool.end().catch(() => {});
+}

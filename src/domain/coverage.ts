@@ -1,0 +1,117 @@
+/**
+ * Sync coverage: how much of each company's active catalogue is on Cal.com. Computed by one SQL
+ * aggregate over `services` (GROUPING SETS gives every company's row and the totals row in one
+ * pass); rows are never loaded into the process.
+ *
+ * Definitions (CONTRACT section 4):
+ * - active: `is_active` and not marked LEGACY (legacy services are deliberately off Cal.com);
+ * - synced: active and SYNCED;  neverSynced ("orphaned"): active without a Cal.com id;
+ * - coveragePercent: synced / active * 100, 0 when nothing is active, rounded to 2 decimals.
+ */
+import { Prisma } from "../generated/prisma/client.ts";
+import { db } from "../db/client.ts";
+
+export interface Coverage {
+  totalServices: number;
+  activeServices: number;
+  syncedServices: number;
+  pendingServices: number;
+  erroredServices: number;
+  neverSyncedServices: number;
+  legacyServices: number;
+  remoteDeletedServices: number;
+  coveragePercent: number;
+  lastSyncedAt: Date | null;
+}
+
+export interface CoverageRow extends Coverage {
+  companyId: string | null;
+}
+
+export interface CoverageReport {
+  totalCompanies: number;
+  companiesUsingCalcom: number;
+  totals: Coverage;
+  companies: { companyId: string; calcomConnected: boolean; coverage: Coverage }[];
+}
+
+interface RawRow {
+  company_id: string | null;
+  companies: number;
+  connected: number;
+  total: number;
+  active: number;
+  synced: number;
+  pending: number;
+  errored: number;
+  never_synced: number;
+  legacy: number;
+  remote_deleted: number;
+  last_synced_at: Date | null;
+}
+
+function toCoverage(r: RawRow): Coverage {
+  return {
+    totalServices: r.total,
+    activeServices: r.active,
+    syncedServices: r.synced,
+    pendingServices: r.pending,
+    erroredServices: r.errored,
+    neverSyncedServices: r.never_synced,
+    legacyServices: r.legacy,
+    remoteDeletedServices: r.remote_deleted,
+    coveragePercent: r.active === 0 ? 0 : Math.round((r.synced / r.active) * 10_000) / 100,
+    lastSyncedAt: r.last_synced_at,
+  };
+}
+
+async function aggregate(companyIds: readonly string[] | null): Promise<RawRow[]> {
+  const filter = companyIds ? Prisma.sql`WHERE c.id = ANY(${companyIds}::uuid[])` : Prisma.empty;
+  const active = Prisma.sql`s.is_active AND s.sync_status <> 'LEGACY'`;
+  return db().$queryRaw<RawRow[]>`
+    SELECT c.id AS company_id,
+           count(DISTINCT c.id)::int AS companies,
+           count(DISTINCT cc.company_id)::int AS connected,
+           count(s.id)::int AS total,
+           count(s.id) FILTER (WHERE ${active})::int AS active,
+           count(s.id) FILTER (WHERE ${active} AND s.sync_status = 'SYNCED')::int AS synced,
+           count(s.id) FILTER (WHERE s.sync_status = 'PENDING')::int AS pending,
+           count(s.id) FILTER (WHERE s.sync_status = 'ERROR')::int AS errored,
+           count(s.id) FILTER (WHERE ${active} AND s.calcom_event_type_id IS NULL)::int AS never_synced,
+           count(s.id) FILTER (WHERE s.sync_status = 'LEGACY')::int AS legacy,
+           count(s.id) FILTER (WHERE s.sync_status = 'REMOTE_DELETED')::int AS remote_deleted,
+           max(s.last_calcom_sync) AS last_synced_at
+      FROM companies c
+      LEFT JOIN calcom_connections cc ON cc.company_id = c.id
+      LEFT JOIN services s ON s.company_id = c.id
+      ${filter}
+     GROUP BY GROUPING SETS ((c.id), ())
+     ORDER BY c.id NULLS FIRST`;
+}
+
+/** Coverage of several companies (one query); companies without services get zeros. */
+export async function coverageByCompany(companyIds: readonly string[]): Promise<Map<string, Coverage>> {
+  const rows = await aggregate(companyIds);
+  const out = new Map<string, Coverage>();
+  for (const r of rows) if (r.company_id) out.set(r.company_id, toCoverage(r));
+  return out;
+}
+
+/** The report over every company, or over the given ones (a company token sees its own). */
+export async function coverageReport(companyIds: readonly string[] | null): Promise<CoverageReport> {
+  const rows = await aggregate(companyIds);
+  const totalsRow = rows.find((r) => r.company_id === null);
+  const empty: RawRow = {
+    company_id: null, companies: 0, connected: 0, total: 0, active: 0, synced: 0, pending: 0,
+    errored: 0, never_synced: 0, legacy: 0, remote_deleted: 0, last_synced_at: null,
+  };
+  const totals = totalsRow ?? empty;
+  return {
+    totalCompanies: totals.companies,
+    companiesUsingCalcom: totals.connected,
+    totals: toCoverage(totals),
+    companies: rows
+      .filter((r): r is RawRow & { company_id: string } => r.company_id !== null)
+      .map((r) => ({ companyId: r.company_id, calcomConnected: r.connected > 0, coverage: toCoverage(r) })),
+  };
+}

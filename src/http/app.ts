@@ -1,0 +1,62 @@
+/**
+ * Builds the HTTP application (no listening here; see server.ts). Tests drive it in-process
+ * through `app.server` with supertest.
+ */
+import { createServer } from "node:http";
+import Fastify, { type FastifyInstance } from "fastify";
+import { log } from "../log.ts";
+import { createGraphql } from "./graphql.ts";
+import { healthRoutes } from "./health.ts";
+import { requestIdOf, withRequestContext } from "./request-context.ts";
+
+export interface AppOptions {
+  adminToken: string;
+}
+
+const QUIET_ROUTES = new Set(["/healthz", "/readyz", "/metrics"]);
+
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const httpLog = log("http");
+  const app = Fastify({
+    logger: false,
+    serverFactory: (handler) => createServer(withRequestContext(handler)),
+    genReqId: (req) => requestIdOf(req),
+    // Cal.com and operators see precise 4xx; never leak stack traces.
+    return503OnClosing: true,
+    forceCloseConnections: "idle",
+  });
+
+  app.addHook("onResponse", async (req, reply) => {
+    const line = {
+      requestId: req.id,
+      method: req.method,
+      route: req.routeOptions.url ?? "unmatched",
+      status: reply.statusCode,
+      ms: Math.round(reply.elapsedTime),
+    };
+    if (QUIET_ROUTES.has(line.route)) httpLog.debug(line, "request");
+    else httpLog.info(line, "request");
+  });
+
+  app.setErrorHandler((err: { statusCode?: number; code?: string; message: string }, req, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) httpLog.error({ err, route: req.routeOptions.url }, "unhandled request error");
+    return reply.code(status).send({ error: status === 500 ? "internal_error" : (err.code ?? "bad_request").toLowerCase() });
+  });
+
+  await app.register(healthRoutes);
+
+  const yoga = createGraphql({ adminToken: options.adminToken });
+  app.route({
+    url: yoga.graphqlEndpoint,
+    method: ["GET", "POST", "OPTIONS"],
+    handler: async (req, reply) => {
+      const response = await yoga.handleNodeRequestAndResponse(req, reply, { req, reply });
+      response.headers.forEach((value, key) => void reply.header(key, value));
+      reply.status(response.status);
+      return reply.send(response.body);
+    },
+  });
+
+  return app;
+}

@@ -1,0 +1,39 @@
+import type { IncomingMessage } from "node:http";
+import { createYoga, type YogaServerInstance } from "graphql-yoga";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { authenticate } from "../auth/principal.ts";
+import { schema } from "../schema/index.ts";
+import type { Context } from "../schema/builder.ts";
+import { UnauthenticatedError } from "../schema/errors.ts";
+import { log } from "../log.ts";
+import { requestIdOf } from "./request-context.ts";
+
+interface ServerContext {
+  req: FastifyRequest;
+  reply: FastifyReply;
+}
+
+export interface GraphqlOptions {
+  adminToken: string;
+}
+
+export function createGraphql(options: GraphqlOptions): YogaServerInstance<ServerContext, Context> {
+  const logger = log("graphql");
+  return createYoga<ServerContext, Context>({
+    schema,
+    graphqlEndpoint: "/graphql",
+    graphiql: { title: "calsync GraphQL" },
+    landingPage: false,
+    logging: {
+      debug: (...args) => logger.debug({ args }, "yoga"),
+      info: (...args) => logger.info({ args }, "yoga"),
+      warn: (...args) => logger.warn({ args }, "yoga"),
+      error: (...args) => logger.error({ err: args[0] }, "unexpected GraphQL error"),
+    },
+    context: async ({ req, request }): Promise<Context> => {
+      const principal = await authenticate(request.headers.get("authorization"), options.adminToken);
+      if (!principal) throw new UnauthenticatedError();
+      return { principal, requestId: requestIdOf(req.raw as IncomingMessage), ip: req.ip };
+    },
+  });
+}

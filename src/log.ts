@@ -1,0 +1,94 @@
+/**
+ * Structured JSON logging (pino). Every line carries `trace_id`, `span_id` and `correlation_id`
+ * from the active OpenTelemetry context, so a log line leads to its trace and back.
+ *
+ * Logging never breaks an operation: the mixin cannot throw, and secrets are redacted by path
+ * before serialisation.
+ */
+import { context, propagation, trace } from "@opentelemetry/api";
+import pino, { type Logger } from "pino";
+
+export type { Logger };
+
+/** Baggage key carrying the request's correlation id through the process and into jobs. */
+export const CORRELATION_BAGGAGE_KEY = "calsync.correlation_id";
+
+export function currentCorrelationId(): string | undefined {
+  return propagation.getBaggage(context.active())?.getEntry(CORRELATION_BAGGAGE_KEY)?.value;
+}
+
+const REDACT = [
+  "apiKey",
+  "webhookSecret",
+  "secret",
+  "token",
+  "password",
+  "authorization",
+  "*.apiKey",
+  "*.webhookSecret",
+  "*.secret",
+  "*.token",
+  "*.password",
+  "*.authorization",
+  "req.headers.authorization",
+  'req.headers["x-cal-signature-256"]',
+  "headers.authorization",
+  "*.attendees",
+  "*.email",
+  "*.name",
+];
+
+function correlationFields(): Record<string, string> {
+  try {
+    const fields: Record<string, string> = {};
+    const span = trace.getActiveSpan()?.spanContext();
+    if (span && span.traceId !== "00000000000000000000000000000000") {
+      fields["trace_id"] = span.traceId;
+      fields["span_id"] = span.spanId;
+    }
+    const correlationId = currentCorrelationId();
+    if (correlationId) fields["correlation_id"] = correlationId;
+    return fields;
+  } catch {
+    return {};
+  }
+}
+
+export interface LoggerOptions {
+  level?: string;
+  /** Where lines go (Default: stdout). Tests pass a stream to capture them. */
+  destination?: pino.DestinationStream;
+}
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  return pino(
+    {
+      level: options.level ?? "info",
+      base: { service: "calsync" },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      messageKey: "msg",
+      formatters: { level: (label) => ({ level: label }) },
+      redact: { paths: REDACT, censor: "[redacted]" },
+      mixin: correlationFields,
+    },
+    options.destination ?? pino.destination({ sync: false }),
+  );
+}
+
+/**
+ * The process logger. `configureLogger` replaces it at start-up (level from LOG_LEVEL); child
+ * loggers made from `log(component)` always follow the current root.
+ */
+let root: Logger = createLogger({ level: "info" });
+
+export function configureLogger(options: LoggerOptions): Logger {
+  root = createLogger(options);
+  return root;
+}
+
+export type Component = "calcom" | "webhook" | "sync" | "worker" | "http" | "graphql" | "db" | "cli";
+
+/** A child logger for one component; cheap, call it where you log. */
+export function log(component: Component): Logger {
+  return root.child({ component });
+}

@@ -1,0 +1,38 @@
+import { builder } from "./builder.ts";
+import { Company } from "./company.ts";
+
+export const Booking = builder.prismaNode("Booking", {
+  id: { field: "id" },
+  authScopes: (booking) => ({ company: booking.companyId }),
+  fields: (t) => ({
+    uid: t.exposeString("uid"),
+    calcomBookingId: t.exposeInt("calcomBookingId", { nullable: true }),
+    service: t.relation("service", { nullable: true }),
+    status: t.exposeString("status"),
+    title: t.exposeString("title", { nullable: true }),
+    startTime: t.expose("startTime", { type: "DateTime" }),
+    endTime: t.expose("endTime", { type: "DateTime" }),
+    rescheduledFromUid: t.exposeString("rescheduledFromUid", { nullable: true }),
+    cancelledAt: t.expose("cancelledAt", { type: "DateTime", nullable: true }),
+  }),
+});
+
+builder.prismaObjectField(Company, "bookings", (t) =>
+  t.relatedConnection("bookings", {
+    cursor: "id",
+    totalCount: true,
+    args: {
+      from: t.arg({ type: "DateTime", description: "Bookings starting at or after this instant." }),
+      to: t.arg({ type: "DateTime", description: "Bookings starting before this instant." }),
+    },
+    query: (args) => ({
+      where: {
+        startTime: {
+          ...(args.from ? { gte: args.from } : {}),
+          ...(args.to ? { lt: args.to } : {}),
+        },
+      },
+      orderBy: [{ startTime: "asc" }, { id: "asc" }],
+    }),
+  }),
+);

@@ -1,0 +1,70 @@
+/**
+ * The Pothos builder: plugins, scalars, context and auth scopes. No domain types here; each
+ * lives in its own file beside this one (see index.ts).
+ *
+ * Terminology:
+ * - principal: who calls (admin token or one company's token), see auth/principal.ts.
+ * - orphaned service: an active service without a Cal.com event type (`NEVER_SYNCED`).
+ */
+import SchemaBuilder from "@pothos/core";
+import ErrorsPlugin from "@pothos/plugin-errors";
+import PrismaPlugin from "@pothos/plugin-prisma";
+import RelayPlugin from "@pothos/plugin-relay";
+import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
+import { DateTimeResolver, JSONResolver } from "graphql-scalars";
+import { GraphQLError } from "graphql";
+import type PrismaTypes from "../generated/pothos-prisma-types.ts";
+import { getDatamodel } from "../generated/pothos-prisma-types.ts";
+import { db } from "../db/client.ts";
+import { canSeeCompany, type Principal } from "../auth/principal.ts";
+
+export interface Context {
+  principal: Principal;
+  /** The request's correlation id (x-request-id). */
+  requestId: string;
+  /** Caller address, for rate limiting. */
+  ip: string;
+}
+
+export const builder = new SchemaBuilder<{
+  Context: Context;
+  PrismaTypes: PrismaTypes;
+  AuthScopes: { admin: boolean; company: string };
+  DefaultEdgesNullability: false;
+  DefaultNodeNullability: false;
+  Scalars: {
+    DateTime: { Input: Date; Output: Date };
+    JSON: { Input: unknown; Output: unknown };
+  };
+}>({
+  plugins: [RelayPlugin, ScopeAuthPlugin, ErrorsPlugin, PrismaPlugin],
+  scopeAuth: {
+    authScopes: (ctx) => ({
+      admin: ctx.principal.kind === "admin",
+      company: (companyId: string) => canSeeCompany(ctx.principal, companyId),
+    }),
+    // Objects of another company resolve to null with a FORBIDDEN error, wherever they appear.
+    runScopesOnType: true,
+    unauthorizedError: () =>
+      new GraphQLError("You are not allowed to see or change this object.", { extensions: { code: "FORBIDDEN" } }),
+  },
+  relay: {
+    clientMutationId: "omit",
+    cursorType: "String",
+    edgesFieldOptions: { nullable: false },
+    nodeFieldOptions: { nullable: false },
+  },
+  errors: { defaultTypes: [] },
+  prisma: {
+    client: () => db(),
+    dmmf: getDatamodel(),
+    exposeDescriptions: false,
+    filterConnectionTotalCount: true,
+    onUnusedQuery: process.env["NODE_ENV"] === "production" ? null : "warn",
+  },
+});
+
+builder.addScalarType("DateTime", DateTimeResolver);
+builder.addScalarType("JSON", JSONResolver);
+builder.queryType({});
+builder.mutationType({});

@@ -1,0 +1,12 @@
+// Imports every domain type so it registers with the builder, then builds the schema.
+import { builder } from "./builder.ts";
+import "./company.ts";
+import "./coverage.ts";
+import "./service.ts";
+import "./syncRun.ts";
+import "./webhookEvent.ts";
+import "./booking.ts";
+import "./auditEvent.ts";
+import "./apiToken.ts";
+
+export const schema = builder.toSchema({ sortSchema: false });

@@ -1,0 +1,76 @@
+import { builder } from "./builder.ts";
+import { db } from "../db/client.ts";
+import type { Prisma } from "../generated/prisma/client.ts";
+import { SyncStatus } from "../generated/prisma/enums.ts";
+import { Company } from "./company.ts";
+import { isUuid } from "./ids.ts";
+
+export const SyncStatusEnum = builder.enumType(SyncStatus, { name: "SyncStatus" });
+
+export const Service = builder.prismaNode("Service", {
+  id: { field: "id" },
+  authScopes: (service) => ({ company: service.companyId }),
+  fields: (t) => ({
+    company: t.relation("company"),
+    name: t.exposeString("name"),
+    slug: t.exposeString("slug", { nullable: true }),
+    description: t.exposeString("description", { nullable: true }),
+    durationMinutes: t.exposeInt("durationMinutes", { nullable: true }),
+    priceMinor: t.exposeInt("priceMinor", { nullable: true }),
+    currency: t.exposeString("currency", { nullable: true }),
+    isActive: t.exposeBoolean("isActive"),
+    hidden: t.exposeBoolean("hidden"),
+    calcomEventTypeId: t.exposeInt("calcomEventTypeId", { nullable: true }),
+    syncStatus: t.expose("syncStatus", { type: SyncStatusEnum }),
+    lastCalcomSync: t.expose("lastCalcomSync", { type: "DateTime", nullable: true }),
+    syncError: t.exposeString("syncError", { nullable: true }),
+    locations: t.expose("locations", { type: "JSON", nullable: true }),
+    bookingFields: t.expose("bookingFields", { type: "JSON", nullable: true }),
+    metadata: t.expose("metadata", { type: "JSON", nullable: true }),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+    updatedAt: t.expose("updatedAt", { type: "DateTime" }),
+  }),
+});
+
+export const ServiceFilter = builder.inputType("ServiceFilter", {
+  fields: (t) => ({
+    syncStatus: t.field({ type: [SyncStatusEnum] }),
+    isActive: t.boolean(),
+    search: t.string({ description: "Case-insensitive match on name or slug." }),
+  }),
+});
+
+type ServiceFilterShape = typeof ServiceFilter.$inferInput;
+
+export function serviceFilterWhere(filter: ServiceFilterShape | null | undefined): Prisma.ServiceWhereInput {
+  const where: Prisma.ServiceWhereInput = {};
+  if (filter?.syncStatus?.length) where.syncStatus = { in: filter.syncStatus };
+  if (filter?.isActive !== null && filter?.isActive !== undefined) where.isActive = filter.isActive;
+  const search = filter?.search?.trim();
+  if (search) {
+    where.OR = [
+      { name: { contains: search, mode: "insensitive" } },
+      { slug: { contains: search, mode: "insensitive" } },
+    ];
+  }
+  return where;
+}
+
+builder.prismaObjectField(Company, "services", (t) =>
+  t.relatedConnection("services", {
+    cursor: "id",
+    totalCount: true,
+    args: { filter: t.arg({ type: ServiceFilter }) },
+    query: (args) => ({ where: serviceFilterWhere(args.filter), orderBy: [{ name: "asc" }, { id: "asc" }] }),
+  }),
+);
+
+builder.queryField("service", (t) =>
+  t.prismaField({
+    type: "Service",
+    nullable: true,
+    args: { id: t.arg.globalID({ required: true, for: Service }) },
+    resolve: (query, _parent, args) =>
+      isUuid(args.id.id) ? db().service.findUnique({ ...query, where: { id: args.id.id } }) : null,
+  }),
+);

@@ -1,0 +1,60 @@
+import { builder } from "./builder.ts";
+import { db } from "../db/client.ts";
+import { WebhookEventStatus } from "../generated/prisma/enums.ts";
+import { Company } from "./company.ts";
+import { isUuid } from "./ids.ts";
+
+export const WebhookEventStatusEnum = builder.enumType(WebhookEventStatus, { name: "WebhookEventStatus" });
+
+export const WebhookEvent = builder.prismaNode("WebhookEvent", {
+  id: { field: "id" },
+  // Unmatched events (no company) are visible to the admin token only.
+  authScopes: (event) => (event.companyId ? { company: event.companyId } : { admin: true }),
+  fields: (t) => ({
+    company: t.relation("company", { nullable: true }),
+    triggerEvent: t.exposeString("triggerEvent"),
+    status: t.expose("status", { type: WebhookEventStatusEnum }),
+    receivedAt: t.expose("receivedAt", { type: "DateTime" }),
+    processedAt: t.expose("processedAt", { type: "DateTime", nullable: true }),
+    attempts: t.exposeInt("attempts"),
+    lastError: t.exposeString("lastError", { nullable: true }),
+    duplicateCount: t.exposeInt("duplicateCount"),
+    correlationId: t.exposeString("correlationId"),
+    traceId: t.exposeString("traceId", { nullable: true }),
+    payload: t.field({
+      type: "JSON",
+      nullable: true,
+      select: { payload: true, rawBody: true },
+      description: "The delivered JSON; for a signed body that was not JSON, {\"raw\": \"…\"}.",
+      resolve: (e) => e.payload ?? (e.rawBody === null ? null : { raw: e.rawBody }),
+    }),
+  }),
+});
+
+builder.prismaObjectField(Company, "webhookEvents", (t) =>
+  t.relatedConnection("webhookEvents", {
+    cursor: "id",
+    totalCount: true,
+    args: {
+      status: t.arg({ type: WebhookEventStatusEnum }),
+      triggerEvent: t.arg.string(),
+    },
+    query: (args) => ({
+      where: {
+        ...(args.status ? { status: args.status } : {}),
+        ...(args.triggerEvent ? { triggerEvent: args.triggerEvent } : {}),
+      },
+      orderBy: [{ receivedAt: "desc" }, { id: "desc" }],
+    }),
+  }),
+);
+
+builder.queryField("webhookEvent", (t) =>
+  t.prismaField({
+    type: "WebhookEvent",
+    nullable: true,
+    args: { id: t.arg.globalID({ required: true, for: WebhookEvent }) },
+    resolve: (query, _parent, args) =>
+      isUuid(args.id.id) ? db().webhookEvent.findUnique({ ...query, where: { id: args.id.id } }) : null,
+  }),
+);
