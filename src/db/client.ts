@@ -27,6 +27,7 @@ export function connectDatabase(url: string, options: ConnectOptions = {}): Hand
   const pool = new pg.Pool({ connectionString: url, max: options.max ?? 20, connectionTimeoutMillis: 5_000 });
   // An idle client that dies (server restart) must not crash the process; the next query retries.
   pool.on("error", (err) => log("db").warn({ err: err.message }, "idle database connection lost"));
+  pool.on("connect", (client) => client.on("error", () => {}));
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   handles = { url, pool, prisma };
   return handles;

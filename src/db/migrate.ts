@@ -157,7 +157,8 @@ async function migrationList() {
       names.map(async (name) => {
         const path = join(migrationsDir, name, "migration.sql");
         return {
-          path: join(migrationsDir, name),
+          // The engine records `path` as the migration's name in _prisma_migrations.
+          path: name,
           migrationFile: {
             path,
             content: { tag: "ok" as const, value: await readFile(path, "utf8") },

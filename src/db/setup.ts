@@ -10,7 +10,9 @@ import { applyMigrations } from "./migrate.ts";
 export async function migrateDatabase(url: string): Promise<string[]> {
   const applied = await applyMigrations(url);
   const pool = new pg.Pool({ connectionString: url, max: 2 });
-  pool.on("error", () => {}); // an idle client's error surfaces again on the next query
+  // An idle client's error surfaces again on the next query; graphile-worker wants both handlers.
+  pool.on("error", () => {});
+  pool.on("connect", (client) => client.on("error", () => {}));
   try {
     await runMigrations({ pgPool: pool });
     if (applied.length) await pool.query("ANALYZE");

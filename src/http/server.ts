@@ -1,0 +1,71 @@
+/**
+ * Listens and shuts down gracefully. On SIGTERM/SIGINT: stop accepting, let in-flight requests
+ * and running jobs finish, close the pool, stop the embedded database, flush telemetry, exit.
+ * Whatever is still running after 10 s is abandoned (jobs are retried by the next worker).
+ */
+import type { Runner } from "graphile-worker";
+import { buildApp } from "./app.ts";
+import { log } from "../log.ts";
+import { boot } from "../runtime.ts";
+import { startWorker } from "../worker/runner.ts";
+import { syncCronItems } from "../worker/cron.ts";
+
+const SHUTDOWN_TIMEOUT_MS = 10_000;
+
+export interface ServeOptions {
+  worker: boolean;
+  /** Called once shutdown completed (tests); default exits the process. */
+  onExit?: (code: number) => void;
+}
+
+export async function serve(options: ServeOptions) {
+  const runtime = await boot();
+  const { env } = runtime;
+  const logger = log("http");
+  const app = await buildApp({ adminToken: env.ADMIN_TOKEN! });
+  await app.listen({ host: env.HOST, port: env.PORT });
+  const address = app.server.address();
+  const port = typeof address === "object" && address ? address.port : env.PORT;
+  const base = `http://${env.HOST.includes(":") ? `[${env.HOST}]` : env.HOST}:${port}`;
+
+  let runner: Runner | null = null;
+  if (options.worker) {
+    runner = await startWorker({ concurrency: env.WORKER_CONCURRENCY, cron: syncCronItems(env.SYNC_CRON) });
+  }
+
+  logger.info({ url: base, worker: options.worker }, "calsync is listening");
+  process.stdout.write(
+    [
+      "",
+      `  calsync ready${runtime.embedded ? " (embedded PostgreSQL)" : ""}`,
+      `  GraphiQL:    ${base}/graphql`,
+      `  Dashboard:   ${base}/dashboard`,
+      `  Admin token: ${runtime.adminTokenHint}`,
+      "",
+      "",
+    ].join("\n"),
+  );
+
+  let stopping: Promise<void> | null = null;
+  const shutdown = (signal: string) => {
+    stopping ??= (async () => {
+      logger.info({ signal }, "shutting down");
+      const timer = setTimeout(() => {
+        logger.error("shutdown took longer than 10 s; exiting anyway");
+        (options.onExit ?? process.exit)(1);
+      }, SHUTDOWN_TIMEOUT_MS);
+      timer.unref();
+      await app.close().catch((err: Error) => logger.error({ err: err.message }, "closing HTTP failed"));
+      await runner?.stop().catch((err: Error) => logger.error({ err: err.message }, "stopping worker failed"));
+      await runtime.close().catch((err: Error) => logger.error({ err: err.message }, "closing database failed"));
+      const { stopTelemetry } = await import("../../otel/sdk.ts");
+      await stopTelemetry();
+      clearTimeout(timer);
+      (options.onExit ?? process.exit)(0);
+    })();
+    return stopping;
+  };
+  process.once("SIGTERM", () => void shutdown("SIGTERM"));
+  process.once("SIGINT", () => void shutdown("SIGINT"));
+  return { app, runner, runtime, url: base, shutdown };
+}
