@@ -214,6 +214,21 @@ describe("retries", () => {
     expect(fake.requests).toHaveLength(2);
   });
 
+  it("a refused connection → Unavailable saying network error, after maxAttempts", async () => {
+    await fake.close();
+    const statuses: (number | "error")[] = [];
+    const err = await failure(client({ maxAttempts: 3, onResponse: (s) => statuses.push(s) }).listEventTypes());
+    expect(err).toBeInstanceOf(Unavailable);
+    expect(err.message).toMatch(/network error on all 3 attempt/);
+    expect(statuses).toEqual(["error", "error", "error"]);
+  });
+
+  it("accepts a base URL that already ends in /v2/", async () => {
+    fake.addEventTypes(KEY, 1);
+    expect(await client({ baseUrl: `${url}/v2/` }).listEventTypes()).toHaveLength(1);
+    expect(fake.requests[0]!.path).toBe("/v2/event-types");
+  });
+
   it("awaits acquire() before every attempt", async () => {
     fake.fault({ status: 502, times: 2 });
     const released: number[] = [];
@@ -257,6 +272,29 @@ describe("rate limits", () => {
 
     expect(fake.requests).toHaveLength(2);
     expect(fake.requests[1]!.wallTime).toBeGreaterThanOrEqual(target - 5);
+  });
+
+  it("takes the longer of Retry-After seconds and X-RateLimit-Reset-Default", async () => {
+    fake.addEventTypes(KEY, 1);
+    fake.fault({ status: 429, resetSeconds: 0, headers: { "Retry-After": "1" } });
+    const waits: number[] = [];
+
+    await client({ onRateLimitWait: (ms) => waits.push(ms) }).listEventTypes();
+
+    expect(waits[0]).toBeGreaterThanOrEqual(1000);
+    expect(fake.requests[1]!.time - fake.requests[0]!.time).toBeGreaterThanOrEqual(1000);
+  });
+
+  it("falls back to jittered backoff when a 429 gives no hint", async () => {
+    fake.addEventTypes(KEY, 1);
+    fake.fault({ status: 429, resetSeconds: null });
+    const waits: number[] = [];
+
+    await client({ baseDelayMs: 10, onRateLimitWait: (ms) => waits.push(ms) }).listEventTypes();
+
+    expect(waits).toHaveLength(1);
+    expect(waits[0]).toBeLessThanOrEqual(10);
+    expect(fake.requests).toHaveLength(2);
   });
 
   it("429 on every attempt → RateLimited", async () => {
@@ -313,10 +351,26 @@ describe("writing event types", () => {
     expect(await failure(c.getEventType(created.id))).toBeInstanceOf(NotFound);
   });
 
-  it("creates team event types with a scheduling type", async () => {
-    const created = await client({ teamId: TEAM }).createEventType({ title: "Team call", slug: "team-call", lengthInMinutes: 15 });
+  it("creates, updates and deletes team event types (scheduling type defaults to collective)", async () => {
+    const c = client({ teamId: TEAM });
+    const created = await c.createEventType({ title: "Team call", slug: "team-call", lengthInMinutes: 15 });
     expect(created).toMatchObject({ teamId: TEAM, schedulingType: "collective" });
-    expect(fake.eventTypes({ teamId: TEAM })).toHaveLength(1);
+    const rr = await c.createEventType({ title: "Round", slug: "round", lengthInMinutes: 15, schedulingType: "roundRobin" });
+    expect(rr.schedulingType).toBe("roundRobin");
+
+    expect(await c.updateEventType(created.id, { title: "Team sync" })).toMatchObject({ id: created.id, title: "Team sync" });
+    await c.deleteEventType(rr.id);
+
+    expect(fake.eventTypes({ teamId: TEAM }).map((et) => [et.id, et.title])).toEqual([[created.id, "Team sync"]]);
+    expect(fake.requests.map((r) => `${r.method} ${r.path}`).slice(2)).toEqual([
+      `PATCH /v2/teams/${TEAM}/event-types/${created.id}`,
+      `DELETE /v2/teams/${TEAM}/event-types/${rr.id}`,
+    ]);
+  });
+
+  it("refuses a non-integer id without calling Cal.com", async () => {
+    await expect(client().getEventType(1.5)).rejects.toThrow(TypeError);
+    expect(fake.requests).toHaveLength(0);
   });
 
   it("a 400 → RequestRejected with Cal.com's code, not retried", async () => {

@@ -1,0 +1,60 @@
+/**
+ * calsync's metrics (OpenTelemetry metrics API). Exported at /metrics in Prometheus text and, when
+ * OTEL_METRICS_EXPORTER/OTLP is configured, over OTLP. The names are part of the dashboard
+ * contract (otel/dashboard-metrics.json); a test checks every one appears at /metrics.
+ */
+import { metrics, type Attributes } from "@opentelemetry/api";
+
+const meter = metrics.getMeter("calsync");
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const LONG_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900];
+
+export type WebhookOutcome =
+  | "accepted"
+  | "duplicate"
+  | "invalid_signature"
+  | "invalid_payload"
+  | "payload_too_large"
+  | "rate_limited"
+  | "unavailable";
+
+export const webhooksReceived = meter.createCounter("calsync_webhooks_received", {
+  description: "Webhook deliveries by outcome",
+});
+export const webhookIngestDuration = meter.createHistogram("calsync_webhook_ingest_duration_seconds", {
+  description: "Time from request start to response for webhook deliveries",
+  advice: { explicitBucketBoundaries: LATENCY_BUCKETS },
+});
+export const webhookProcessingLag = meter.createHistogram("calsync_webhook_processing_lag_seconds", {
+  description: "Time from a webhook's receipt to its processing",
+  advice: { explicitBucketBoundaries: LONG_BUCKETS },
+});
+export const jobsTotal = meter.createCounter("calsync_jobs", { description: "Jobs run, by task and outcome" });
+export const jobDuration = meter.createHistogram("calsync_job_duration_seconds", {
+  description: "Job run time by task",
+  advice: { explicitBucketBoundaries: LONG_BUCKETS },
+});
+export const syncRunsTotal = meter.createCounter("calsync_sync_runs", { description: "Sync runs by trigger and outcome" });
+export const syncRunDuration = meter.createHistogram("calsync_sync_run_duration_seconds", {
+  description: "Sync run duration",
+  advice: { explicitBucketBoundaries: LONG_BUCKETS },
+});
+export const calcomRequests = meter.createCounter("calsync_calcom_requests", {
+  description: "Requests to the Cal.com API by HTTP status (or error)",
+});
+export const rateBudgetWaits = meter.createCounter("calsync_rate_budget_waits", {
+  description: "Times a Cal.com call waited for the shared rate budget",
+});
+export const rateBudgetWaitSeconds = meter.createHistogram("calsync_rate_budget_wait_seconds", {
+  description: "Time spent waiting for the Cal.com rate budget",
+  advice: { explicitBucketBoundaries: LONG_BUCKETS },
+});
+
+export function recordWebhook(outcome: WebhookOutcome, path: string, seconds: number): void {
+  const attrs: Attributes = { outcome, path };
+  webhooksReceived.add(1, attrs);
+  webhookIngestDuration.record(seconds, { outcome });
+}
+
+export { meter };
