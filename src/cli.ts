@@ -1,6 +1,6 @@
 /**
- * `calsync <command>`: serve, worker, migrate, company create, token create, coverage.
- * (sync and orphans arrive with their capabilities.)
+ * `calsync <command>`: serve, worker, migrate, company create, token create, sync, coverage.
+ * (orphans arrives with its capability.)
  */
 import { Command, InvalidArgumentError } from "commander";
 import Table from "cli-table3";
@@ -24,9 +24,15 @@ export function companyIdArg(value: string): string {
 async function withRuntime<T>(fn: () => Promise<T>): Promise<T> {
   const { boot } = await import("./runtime.ts");
   const runtime = await boot();
+  // Ctrl+C during a one-shot command still stops the embedded database it started.
+  const interrupt = () => void runtime.close().finally(() => process.exit(130));
+  process.once("SIGINT", interrupt);
+  process.once("SIGTERM", interrupt);
   try {
     return await fn();
   } finally {
+    process.removeListener("SIGINT", interrupt);
+    process.removeListener("SIGTERM", interrupt);
     await runtime.close();
   }
 }
@@ -101,6 +107,21 @@ export function buildCli(): Command {
         console.log(plaintext);
       }),
     );
+
+  program
+    .command("sync")
+    .description("sync Cal.com event types into services now, in this process (progress bar, summary table)")
+    .argument("[companyId]", "Company id (GraphQL id or UUID)", companyIdArg)
+    .option("--all", "every connected company, one after another")
+    .option("--force", "apply a listing even if it makes more than half of the linked services REMOTE_DELETED")
+    .action((companyId: string | undefined, opts: { all?: boolean; force?: boolean }, cmd: Command) => {
+      if ((companyId === undefined) === !opts.all) cmd.error("error: give either a <companyId> or --all");
+      return withRuntime(async () => {
+        const { runSyncCommand } = await import("./sync/command.ts");
+        const ok = await runSyncCommand({ companyId, all: opts.all, force: opts.force });
+        if (!ok) process.exitCode = 1;
+      });
+    });
 
   program
     .command("coverage")

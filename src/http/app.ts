@@ -8,6 +8,8 @@ import { log } from "../log.ts";
 import { createGraphql } from "./graphql.ts";
 import { healthRoutes } from "./health.ts";
 import { requestIdOf, withRequestContext } from "./request-context.ts";
+import { stopRunEvents } from "../sync/run-events.ts";
+import { calcomWebhookRoutes } from "./webhooks/calcom.ts";
 
 export interface AppOptions {
   adminToken: string;
@@ -24,6 +26,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // Cal.com and operators see precise 4xx; never leak stack traces.
     return503OnClosing: true,
     forceCloseConnections: "idle",
+  });
+
+  // While draining for shutdown, answers close their connection, so a keep-alive client does not
+  // hold the server open until its idle timeout.
+  let draining = false;
+  app.addHook("preClose", async () => {
+    draining = true;
+  });
+  app.addHook("onSend", async (_req, reply) => {
+    if (draining) reply.header("connection", "close");
   });
 
   app.addHook("onResponse", async (req, reply) => {
@@ -44,7 +56,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return reply.code(status).send({ error: status === 500 ? "internal_error" : (err.code ?? "bad_request").toLowerCase() });
   });
 
+  // The LISTEN connection behind syncRunProgress subscriptions.
+  app.addHook("onClose", stopRunEvents);
+
   await app.register(healthRoutes);
+  await app.register(calcomWebhookRoutes);
 
   const yoga = createGraphql({ adminToken: options.adminToken });
   app.route({

@@ -55,11 +55,15 @@ export async function serve(options: ServeOptions) {
         (options.onExit ?? process.exit)(1);
       }, SHUTDOWN_TIMEOUT_MS);
       timer.unref();
-      await app.close().catch((err: Error) => logger.error({ err: err.message }, "closing HTTP failed"));
-      await runner?.stop().catch((err: Error) => logger.error({ err: err.message }, "stopping worker failed"));
-      await runtime.close().catch((err: Error) => logger.error({ err: err.message }, "closing database failed"));
-      const { stopTelemetry } = await import("../../otel/sdk.ts");
-      await stopTelemetry();
+      const step = async (name: string, fn: () => Promise<unknown>) => {
+        const started = Date.now();
+        await fn().catch((err: Error) => logger.error({ err: err.message, step: name }, "shutdown step failed"));
+        logger.debug({ step: name, ms: Date.now() - started }, "shutdown step done");
+      };
+      await step("http", () => app.close());
+      await step("worker", async () => runner?.stop());
+      await step("database", () => runtime.close());
+      await step("telemetry", async () => (await import("../../otel/sdk.ts")).stopTelemetry());
       clearTimeout(timer);
       (options.onExit ?? process.exit)(0);
     })();

@@ -1,0 +1,71 @@
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { once } from "node:events";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pg from "pg";
+import { createTestDatabase } from "./support/db.ts";
+import { ADMIN_TOKEN, SECRETS_KEY } from "./support/app.ts";
+
+let database: Awaited<ReturnType<typeof createTestDatabase>>;
+beforeAll(async () => {
+  database = await createTestDatabase();
+});
+afterAll(async () => database.drop());
+
+/** Starts `calsync serve` as a real process on a free port; resolves once it prints its URL. */
+async function startServer(): Promise<{ child: ChildProcessWithoutNullStreams; url: string; output: () => string }> {
+  const child = spawn(process.execPath, ["--import", "tsx", "--import", "./otel/register.ts", "src/cli.ts", "serve"], {
+    env: { ...process.env, DATABASE_URL: database.url, ADMIN_TOKEN, SECRETS_KEY, PORT: "0", LOG_LEVEL: "info" },
+  });
+  let out = "";
+  child.stderr.on("data", (d) => (out += d));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout.on("data", (d) => {
+      out += d;
+      const m = /GraphiQL:\s+(http:\/\/\S+)\/graphql/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.once("exit", (code) => reject(new Error(`server exited early (${code}): ${out}`)));
+  });
+  return { child, url, output: () => out };
+}
+
+describe("graceful shutdown", () => {
+  it("on SIGTERM stops accepting, finishes the in-flight request, and exits 0 well within 10 s", async () => {
+    const { child, url, output } = await startServer();
+    const locker = new pg.Client({ connectionString: database.url });
+    await locker.connect();
+    await locker.query("BEGIN");
+    await locker.query("LOCK TABLE companies IN ACCESS EXCLUSIVE MODE");
+
+    // This request blocks on the lock: it is in flight when the signal arrives.
+    const inFlight = fetch(`${url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_TOKEN}` },
+      body: JSON.stringify({ query: "{ companies { totalCount } }" }),
+    });
+    for (;;) {
+      const { rows } = await locker.query(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()",
+      );
+      if (rows[0].n > 0) break;
+      await new Promise((r) => setImmediate(r));
+    }
+
+    const exited = once(child, "exit");
+    const signalledAt = Date.now();
+    child.kill("SIGTERM");
+    while (!output().includes('"shutting down"')) await once(child.stdout, "data");
+    await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+
+    await locker.query("COMMIT");
+    await locker.end();
+    const res = await inFlight.catch((err: Error) => {
+      throw new Error(`in-flight request failed: ${err.message}\n${output()}`);
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ data: { companies: { totalCount: 0 } } });
+    const [code] = await exited;
+    expect(code).toBe(0);
+    expect(Date.now() - signalledAt).toBeLessThan(10_000);
+  });
+});
