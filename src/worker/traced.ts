@@ -8,6 +8,7 @@ import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, ty
 import type { JobHelpers, Task } from "graphile-worker";
 import type { z } from "zod";
 import { CORRELATION_BAGGAGE_KEY, log } from "../log.ts";
+import { jobDuration, jobsTotal } from "../metrics.ts";
 
 const tracer = trace.getTracer("calsync");
 
@@ -63,6 +64,8 @@ export function traced<S extends z.ZodType>(def: TaskDefinition<S>): Task {
           },
         },
         async (span) => {
+          const started = performance.now();
+          let outcome: "success" | "failure" = "failure";
           try {
             const parsed = def.schema.safeParse(payload);
             if (!parsed.success) {
@@ -71,6 +74,7 @@ export function traced<S extends z.ZodType>(def: TaskDefinition<S>): Task {
               );
             }
             await def.run(parsed.data, helpers);
+            outcome = "success";
           } catch (err) {
             const e = err as Error;
             span.recordException(e);
@@ -81,6 +85,8 @@ export function traced<S extends z.ZodType>(def: TaskDefinition<S>): Task {
             );
             throw err;
           } finally {
+            jobsTotal.add(1, { task: def.name, outcome });
+            jobDuration.record((performance.now() - started) / 1000, { task: def.name });
             span.end();
           }
         },
