@@ -60,6 +60,19 @@ export interface LoggerOptions {
   destination?: pino.DestinationStream;
 }
 
+/** A destination whose failures are swallowed: a broken log sink must not fail a request. */
+function safe(destination: pino.DestinationStream): pino.DestinationStream {
+  return {
+    write(line: string) {
+      try {
+        destination.write(line);
+      } catch {
+        /* dropped: logging never breaks an operation */
+      }
+    },
+  };
+}
+
 export function createLogger(options: LoggerOptions = {}): Logger {
   return pino(
     {
@@ -71,7 +84,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       redact: { paths: REDACT, censor: "[redacted]" },
       mixin: correlationFields,
     },
-    options.destination ?? pino.destination({ sync: false }),
+    safe(options.destination ?? pino.destination({ sync: false })),
   );
 }
 
@@ -88,7 +101,27 @@ export function configureLogger(options: LoggerOptions): Logger {
 
 export type Component = "calcom" | "webhook" | "sync" | "worker" | "http" | "graphql" | "db" | "cli";
 
-/** A child logger for one component; cheap, call it where you log. */
+const children = new Map<Component, { root: Logger; child: Logger }>();
+
+function childOf(component: Component): Logger {
+  let entry = children.get(component);
+  if (!entry || entry.root !== root) {
+    entry = { root, child: root.child({ component }) };
+    children.set(component, entry);
+  }
+  return entry.child;
+}
+
+/**
+ * The logger of one component. Safe to keep in a long-lived object: every call goes to the
+ * current root (so LOG_LEVEL and destination set at start-up apply everywhere).
+ */
 export function log(component: Component): Logger {
-  return root.child({ component });
+  return new Proxy({} as Logger, {
+    get(_target, prop) {
+      const target = childOf(component);
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
 }
