@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { trace } from "@opentelemetry/api";
 import { configureLogger, log } from "../src/log.ts";
-import { startTestApp, type TestApp } from "./support/app.ts";
+import { ADMIN_TOKEN, startTestApp, type TestApp } from "./support/app.ts";
 
 let t: TestApp;
 beforeAll(async () => {
@@ -18,7 +18,11 @@ function capture() {
 describe("logging", () => {
   it("writes JSON lines with the component, trace and correlation ids of the request", async () => {
     const lines = capture();
-    const res = await t.gql(`{ companies { totalCount } }`).set("x-request-id", "req-log-1");
+    const res = await t
+      .http()
+      .post("/graphql")
+      .set({ authorization: `Bearer ${ADMIN_TOKEN}`, "x-request-id": "req-log-1" })
+      .send({ query: "{ companies { totalCount } }" });
     expect(res.status).toBe(200);
     const line = lines.find((l) => l["component"] === "http" && l["requestId"] === "req-log-1");
     expect(line).toMatchObject({ level: "info", service: "calsync", status: 200, route: "/graphql" });

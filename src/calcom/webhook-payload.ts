@@ -87,7 +87,7 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> =>
 const ISO_DATETIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](?:[01]\d|2[0-3]):?[0-5]\d)$/i;
 
 /** A real instant from an ISO-8601 string; null for anything else, including Feb 30 or 25:00. */
-function parseIsoDate(v: unknown): Date | null {
+export function parseIsoDate(v: unknown): Date | null {
   if (typeof v !== "string") return null;
   const m = ISO_DATETIME.exec(v);
   if (!m) return null;
@@ -180,8 +180,13 @@ export function parseWebhookBody(raw: Buffer, contentType: string | undefined): 
     return { ok: false, details: [{ path: "", message: `body is not JSON${hint}` }], rawText: text };
   }
 
+  return parseWebhookJson(body, text);
+}
+
+/** The envelope checks of `parseWebhookBody` on an already parsed JSON value (e.g. a stored payload). */
+export function parseWebhookJson(body: unknown, rawText = ""): ParseResult {
   const parsed = envelopeSchema.safeParse(body);
-  if (!parsed.success) return { ok: false, details: toIssues(parsed.error), rawText: text };
+  if (!parsed.success) return { ok: false, details: toIssues(parsed.error), rawText };
 
   // The checks passed; keep the original object with all its keys.
   const obj = body as Record<string, unknown>;

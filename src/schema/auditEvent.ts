@@ -18,5 +18,5 @@ builder.prismaObjectField(Company, "auditEvents", (t) =>
     cursor: "id",
     totalCount: true,
     query: () => ({ orderBy: [{ createdAt: "desc" }, { id: "desc" }] }),
-  }),
+  }, { name: "AuditEventConnection" }, { name: "AuditEventEdge" }),
 );

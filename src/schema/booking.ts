@@ -34,5 +34,5 @@ builder.prismaObjectField(Company, "bookings", (t) =>
       },
       orderBy: [{ startTime: "asc" }, { id: "asc" }],
     }),
-  }),
+  }, { name: "BookingConnection" }, { name: "BookingEdge" }),
 );

@@ -47,7 +47,7 @@ builder.queryFields((t) => ({
     totalCount: (_parent, _args, ctx) => db().company.count({ where: visibleCompanies(ctx) }),
     resolve: (query, _parent, _args, ctx) =>
       db().company.findMany({ ...query, where: visibleCompanies(ctx), orderBy: { id: "asc" } }),
-  }),
+  }, { name: "CompanyConnection" }, { name: "CompanyEdge" }),
   company: t.prismaField({
     type: "Company",
     nullable: true,

@@ -1,8 +1,11 @@
 import { builder } from "./builder.ts";
+import { canSeeCompany } from "../auth/principal.ts";
 import { db } from "../db/client.ts";
 import type { Prisma } from "../generated/prisma/client.ts";
 import { SyncStatus } from "../generated/prisma/enums.ts";
+import { requestServiceSync } from "../sync/service-sync.ts";
 import { Company } from "./company.ts";
+import { ForbiddenError, NotFoundError, UserInputError } from "./errors.ts";
 import { isUuid } from "./ids.ts";
 
 export const SyncStatusEnum = builder.enumType(SyncStatus, { name: "SyncStatus" });
@@ -62,7 +65,7 @@ builder.prismaObjectField(Company, "services", (t) =>
     totalCount: true,
     args: { filter: t.arg({ type: ServiceFilter }) },
     query: (args) => ({ where: serviceFilterWhere(args.filter), orderBy: [{ name: "asc" }, { id: "asc" }] }),
-  }),
+  }, { name: "ServiceConnection" }, { name: "ServiceEdge" }),
 );
 
 builder.queryField("service", (t) =>
@@ -72,5 +75,31 @@ builder.queryField("service", (t) =>
     args: { id: t.arg.globalID({ required: true, for: Service }) },
     resolve: (query, _parent, args) =>
       isUuid(args.id.id) ? db().service.findUnique({ ...query, where: { id: args.id.id } }) : null,
+  }),
+);
+
+builder.mutationField("syncService", (t) =>
+  t.prismaField({
+    type: "Service",
+    description: "Marks the service PENDING and queues a refresh of its Cal.com event type (404 there makes it REMOTE_DELETED).",
+    args: { serviceId: t.arg.globalID({ required: true, for: Service }) },
+    resolve: async (query, _parent, args, ctx) => {
+      const serviceId = args.serviceId.id;
+      if (!isUuid(serviceId)) throw new NotFoundError("Service");
+      const service = await db().service.findUnique({
+        where: { id: serviceId },
+        select: { companyId: true, calcomEventTypeId: true, company: { select: { connection: { select: { companyId: true } } } } },
+      });
+      if (!service) throw new NotFoundError("Service");
+      if (!canSeeCompany(ctx.principal, service.companyId)) throw new ForbiddenError();
+      if (service.calcomEventTypeId === null) {
+        throw new UserInputError("The service has no Cal.com event type to sync from (link or export it first).", "serviceId");
+      }
+      if (!service.company.connection) {
+        throw new UserInputError("The company is not connected to Cal.com: call connectCalcom first.", "serviceId");
+      }
+      await requestServiceSync(serviceId, service.companyId, service.calcomEventTypeId);
+      return db().service.findUniqueOrThrow({ ...query, where: { id: serviceId } });
+    },
   }),
 );

@@ -1,7 +1,10 @@
 import { builder } from "./builder.ts";
 import { db } from "../db/client.ts";
+import { actorOf } from "../domain/audit.ts";
 import { WebhookEventStatus } from "../generated/prisma/enums.ts";
+import { requeueWebhookEvent } from "../webhooks/inbox.ts";
 import { Company } from "./company.ts";
+import { NotFoundError } from "./errors.ts";
 import { isUuid } from "./ids.ts";
 
 export const WebhookEventStatusEnum = builder.enumType(WebhookEventStatus, { name: "WebhookEventStatus" });
@@ -46,7 +49,7 @@ builder.prismaObjectField(Company, "webhookEvents", (t) =>
       },
       orderBy: [{ receivedAt: "desc" }, { id: "desc" }],
     }),
-  }),
+  }, { name: "WebhookEventConnection" }, { name: "WebhookEventEdge" }),
 );
 
 builder.queryField("webhookEvent", (t) =>
@@ -56,5 +59,25 @@ builder.queryField("webhookEvent", (t) =>
     args: { id: t.arg.globalID({ required: true, for: WebhookEvent }) },
     resolve: (query, _parent, args) =>
       isUuid(args.id.id) ? db().webhookEvent.findUnique({ ...query, where: { id: args.id.id } }) : null,
+  }),
+);
+
+builder.mutationField("retryWebhookEvent", (t) =>
+  t.prismaField({
+    type: "WebhookEvent",
+    description: "Re-enqueues a FAILED (or stuck RECEIVED) event; it continues the event's own trace.",
+    args: { id: t.arg.globalID({ required: true, for: WebhookEvent }) },
+    // The event's company decides; an unmatched event is the admin's; an unknown id is NOT_FOUND.
+    authScopes: async (_parent, args) => {
+      if (!isUuid(args.id.id)) return true;
+      const event = await db().webhookEvent.findUnique({ where: { id: args.id.id }, select: { companyId: true } });
+      if (!event) return true;
+      return event.companyId ? { company: event.companyId } : { admin: true };
+    },
+    resolve: async (query, _parent, args, ctx) => {
+      if (!isUuid(args.id.id)) throw new NotFoundError("WebhookEvent");
+      await requeueWebhookEvent(args.id.id, actorOf(ctx.principal));
+      return db().webhookEvent.findUniqueOrThrow({ ...query, where: { id: args.id.id } });
+    },
   }),
 );

@@ -1,0 +1,136 @@
+/**
+ * Webhook signing secrets of a company: stored encrypted (SecretBox, SECRETS_KEY), several active
+ * at once while a secret is rotated. A secret whose `expiresAt` has passed verifies nothing.
+ *
+ * `activeSecrets` is on the hot path of every webhook delivery, so it keeps the decrypted secrets
+ * of a company in-process for a few seconds. `addWebhookSecret` drops the entry of this process;
+ * other processes see the change when their entry expires (at most SECRET_CACHE_TTL_MS later).
+ * Expiry is checked on every read, so an expired secret stops verifying at once, cached or not.
+ */
+import { LRUCache } from "lru-cache";
+import type { Prisma } from "../generated/prisma/client.ts";
+import { env } from "../config.ts";
+import { db } from "../db/client.ts";
+import { log } from "../log.ts";
+import { SecretBox } from "../secrets.ts";
+import { NotFoundError, UserInputError } from "../schema/errors.ts";
+import { audit } from "./audit.ts";
+
+type Tx = Prisma.TransactionClient;
+
+/** How long decrypted secrets stay cached in-process (Default: 5 s). */
+export const SECRET_CACHE_TTL_MS = 5_000;
+
+/** Longest accepted secret; Cal.com's own are far shorter. */
+const MAX_SECRET_LENGTH = 4096;
+
+interface CachedSecret {
+  plaintext: string;
+  /** Epoch ms, or null for "never". */
+  expiresAt: number | null;
+}
+
+function secretBox(): SecretBox {
+  const key = env().SECRETS_KEY;
+  if (!key) throw new Error("SECRETS_KEY is not configured");
+  return new SecretBox(key);
+}
+
+async function loadSecrets(companyId: string): Promise<CachedSecret[]> {
+  const rows = await db().webhookSecret.findMany({
+    where: { companyId, OR: [{ expiresAt: null }, { expiresAt: { gt: new Date() } }] },
+    select: { id: true, secretEncrypted: true, expiresAt: true },
+    orderBy: { createdAt: "desc" },
+  });
+  const box = secretBox();
+  const secrets: CachedSecret[] = [];
+  for (const row of rows) {
+    try {
+      secrets.push({ plaintext: box.decrypt(row.secretEncrypted), expiresAt: row.expiresAt?.getTime() ?? null });
+    } catch {
+      // A secret stored under another SECRETS_KEY cannot verify anything; say so without failing.
+      log("webhook").warn({ companyId, secretId: row.id }, "webhook secret cannot be decrypted with SECRETS_KEY");
+    }
+  }
+  return secrets;
+}
+
+// `fetch` shares one load between concurrent deliveries; `delete` aborts a load in flight, so an
+// invalidation is never overwritten by a load that started before it.
+const cache = new LRUCache<string, CachedSecret[]>({
+  max: 10_000,
+  ttl: SECRET_CACHE_TTL_MS,
+  fetchMethod: (companyId) => loadSecrets(companyId),
+});
+
+/** The decrypted plaintexts of the company's unexpired secrets (empty for an unknown company). */
+export async function activeSecrets(companyId: string): Promise<string[]> {
+  const secrets = (await cache.fetch(companyId)) ?? [];
+  const now = Date.now();
+  return secrets.filter((s) => s.expiresAt === null || s.expiresAt > now).map((s) => s.plaintext);
+}
+
+/** Forgets cached secrets (one company, or all), e.g. after a change made outside this module. */
+export function invalidateWebhookSecrets(companyId?: string): void {
+  if (companyId === undefined) cache.clear();
+  else cache.delete(companyId);
+}
+
+/**
+ * Stores a new signing secret for the company (encrypted). With `expiresOldAfterSeconds`, the
+ * company's currently active secrets expire that many seconds from now (0 = at once); without
+ * it they stay active, so Cal.com can be switched over at leisure. The audit entry never holds
+ * the secret. With `tx`, the caller's transaction is used (the cache is dropped right away; other
+ * readers may cache the pre-commit state for up to SECRET_CACHE_TTL_MS).
+ */
+export async function addWebhookSecret(
+  companyId: string,
+  secret: string,
+  expiresOldAfterSeconds: number | null | undefined,
+  actor: string,
+  tx?: Tx,
+): Promise<{ id: string; expiredCount: number }> {
+  if (secret.length === 0 || secret.length > MAX_SECRET_LENGTH) {
+    throw new UserInputError(`secret must be 1 to ${MAX_SECRET_LENGTH} characters.`, "secret");
+  }
+  if (
+    expiresOldAfterSeconds !== null &&
+    expiresOldAfterSeconds !== undefined &&
+    (!Number.isSafeInteger(expiresOldAfterSeconds) || expiresOldAfterSeconds < 0)
+  ) {
+    throw new UserInputError("expiresOldAfterSeconds must be a whole number of seconds, 0 or more.", "expiresOldAfterSeconds");
+  }
+  const encrypted = secretBox().encrypt(secret);
+
+  const write = async (t: Tx) => {
+    const company = await t.company.findUnique({ where: { id: companyId }, select: { id: true } });
+    if (!company) throw new NotFoundError("Company");
+    let expiredCount = 0;
+    let expiresOldAt: Date | null = null;
+    if (expiresOldAfterSeconds !== null && expiresOldAfterSeconds !== undefined) {
+      const now = new Date();
+      expiresOldAt = new Date(now.getTime() + expiresOldAfterSeconds * 1000);
+      // Only secrets still active now; one that already expires sooner keeps its earlier expiry.
+      const { count } = await t.webhookSecret.updateMany({
+        where: { companyId, OR: [{ expiresAt: null }, { expiresAt: { gt: expiresOldAt } }] },
+        data: { expiresAt: expiresOldAt },
+      });
+      expiredCount = count;
+    }
+    const row = await t.webhookSecret.create({ data: { companyId, secretEncrypted: encrypted }, select: { id: true } });
+    await audit(
+      companyId,
+      actor,
+      "webhook_secret.added",
+      { secretId: row.id, expiresOldAt: expiresOldAt?.toISOString() ?? null, expiringSecrets: expiredCount },
+      t,
+    );
+    return { id: row.id, expiredCount };
+  };
+
+  try {
+    return tx ? await write(tx) : await db().$transaction(write);
+  } finally {
+    invalidateWebhookSecrets(companyId);
+  }
+}

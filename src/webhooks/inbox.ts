@@ -1,0 +1,153 @@
+/**
+ * The transactional inbox: a signed delivery becomes one `webhook_events` row, and (when it can be
+ * processed) its `process_webhook_event` job is added in the same transaction. The caller answers
+ * 2xx only after this returns, i.e. after COMMIT.
+ *
+ * De-duplication is the unique index on (company_id, body_sha256) (and its partial twin for
+ * company_id IS NULL), not the job queue: `INSERT … ON CONFLICT DO NOTHING` lets the first of any
+ * number of concurrent copies win; the others wait for it to commit, find its row and count
+ * themselves in `duplicate_count`. If the first one rolls back, the next one inserts instead.
+ */
+import { randomBytes } from "node:crypto";
+import { context, propagation, ROOT_CONTEXT } from "@opentelemetry/api";
+import type { Prisma } from "../generated/prisma/client.ts";
+import type { WebhookEventStatus } from "../generated/prisma/enums.ts";
+import { db } from "../db/client.ts";
+import { audit } from "../domain/audit.ts";
+import { NotFoundError, UserInputError } from "../schema/errors.ts";
+import { enqueue } from "../worker/enqueue.ts";
+
+/** Attempts of one processing job before the event is FAILED (graphile-worker backs off between). */
+export const PROCESS_MAX_ATTEMPTS = 8;
+
+/** A time-ordered random UUID (v7), like the ids Prisma generates for the other rows. */
+export function uuidv7(): string {
+  const b = randomBytes(16);
+  const ms = Date.now();
+  b.writeUIntBE(ms, 0, 6);
+  b[6] = (b[6]! & 0x0f) | 0x70;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const h = b.toString("hex");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+export interface Delivery {
+  companyId: string | null;
+  triggerEvent: string;
+  /** RECEIVED (gets a job), UNMATCHED or INVALID (stored only). */
+  status: Extract<WebhookEventStatus, "RECEIVED" | "UNMATCHED" | "INVALID">;
+  bodySha256: string;
+  /** The body as JSON text (stored as jsonb), or null when it is not JSON. */
+  payloadJson: string | null;
+  /** The body as text when it is not stored as `payloadJson`. */
+  rawBody: string | null;
+  contentType: string | null;
+  eventCreatedAt: Date | null;
+  correlationId: string;
+  traceId: string | null;
+  traceCarrier: Record<string, string>;
+}
+
+export interface Stored {
+  id: string;
+  duplicate: boolean;
+  /** The stored row's status (the first delivery's, for a duplicate). */
+  status: WebhookEventStatus;
+}
+
+type Tx = Prisma.TransactionClient;
+
+async function insertOrCount(tx: Tx, d: Delivery): Promise<Stored | null> {
+  const id = uuidv7();
+  const inserted = await tx.$queryRaw<{ id: string }[]>`
+    INSERT INTO webhook_events (id, company_id, trigger_event, status, correlation_id, trace_id, body_sha256,
+                                payload, raw_body, content_type, event_created_at, trace_carrier)
+    VALUES (${id}::uuid, ${d.companyId}::uuid, ${d.triggerEvent}, ${d.status}::"WebhookEventStatus",
+            ${d.correlationId}, ${d.traceId}, ${d.bodySha256}, ${d.payloadJson}::jsonb, ${d.rawBody},
+            ${d.contentType}, ${d.eventCreatedAt}::timestamptz, ${JSON.stringify(d.traceCarrier)}::jsonb)
+    ON CONFLICT DO NOTHING
+    RETURNING id::text AS id`;
+  if (inserted.length === 1) {
+    if (d.status === "RECEIVED") {
+      await enqueue("process_webhook_event", { eventId: id }, { maxAttempts: PROCESS_MAX_ATTEMPTS }, tx);
+    }
+    return { id, duplicate: false, status: d.status };
+  }
+  // Another delivery of the same body won (and has committed: ON CONFLICT waited for it).
+  const existing =
+    d.companyId === null
+      ? await tx.$queryRaw<{ id: string; status: WebhookEventStatus }[]>`
+          UPDATE webhook_events SET duplicate_count = duplicate_count + 1
+          WHERE company_id IS NULL AND body_sha256 = ${d.bodySha256}
+          RETURNING id::text AS id, status::text AS status`
+      : await tx.$queryRaw<{ id: string; status: WebhookEventStatus }[]>`
+          UPDATE webhook_events SET duplicate_count = duplicate_count + 1
+          WHERE company_id = ${d.companyId}::uuid AND body_sha256 = ${d.bodySha256}
+          RETURNING id::text AS id, status::text AS status`;
+  const row = existing[0];
+  return row ? { id: row.id, duplicate: true, status: row.status } : null;
+}
+
+/**
+ * Stores one verified delivery (and enqueues its job) in one transaction; throws when the
+ * database cannot commit, and then nothing was stored.
+ */
+export async function storeDelivery(d: Delivery): Promise<Stored> {
+  // The conflicting row can only vanish between INSERT and UPDATE if it is deleted (its company
+  // removed) in that instant; then the next round inserts.
+  for (let round = 0; round < 3; round++) {
+    const stored = await db().$transaction((tx) => insertOrCount(tx, d), { maxWait: 10_000, timeout: 15_000 });
+    if (stored) return stored;
+  }
+  throw new Error("webhook event neither inserted nor found");
+}
+
+/** The one company that has a service for this Cal.com event type, or null (none or several). */
+export async function companyForEventType(eventTypeId: number | null): Promise<string | null> {
+  if (eventTypeId === null) return null;
+  const rows = await db().service.findMany({
+    where: { calcomEventTypeId: eventTypeId },
+    select: { companyId: true },
+    distinct: ["companyId"],
+    take: 2,
+  });
+  return rows.length === 1 ? rows[0]!.companyId : null;
+}
+
+const RETRYABLE: WebhookEventStatus[] = ["FAILED", "RECEIVED"];
+
+/**
+ * Puts a FAILED (or stuck RECEIVED) event back to RECEIVED and enqueues a new job for it. The job
+ * continues the event's own trace (the carrier stored at receipt), so the retry is part of it.
+ */
+export async function requeueWebhookEvent(eventId: string, actor: string): Promise<void> {
+  const event = await db().webhookEvent.findUnique({
+    where: { id: eventId },
+    select: { companyId: true, status: true, traceCarrier: true },
+  });
+  if (!event) throw new NotFoundError("WebhookEvent");
+  const companyId = event.companyId;
+  if (!companyId) throw new UserInputError("An unmatched event belongs to no company and cannot be processed.", "id");
+  if (!RETRYABLE.includes(event.status)) {
+    throw new UserInputError(`Only FAILED or RECEIVED events can be retried; this one is ${event.status}.`, "id");
+  }
+  const carrier = carrierOf(event.traceCarrier);
+  await db().$transaction(async (tx) => {
+    const { count } = await tx.webhookEvent.updateMany({
+      where: { id: eventId, status: { in: RETRYABLE } },
+      data: { status: "RECEIVED" },
+    });
+    if (count === 0) throw new UserInputError("The event was processed in the meantime.", "id");
+    const parent = carrier ? propagation.extract(ROOT_CONTEXT, carrier) : context.active();
+    await context.with(parent, () =>
+      enqueue("process_webhook_event", { eventId }, { maxAttempts: PROCESS_MAX_ATTEMPTS }, tx),
+    );
+    await audit(companyId, actor, "webhook_event.retried", { eventId, previousStatus: event.status }, tx);
+  });
+}
+
+function carrierOf(value: unknown): Record<string, string> | null {
+  if (!value || typeof value !== "object" || Array.isArray(value)) return null;
+  const entries = Object.entries(value).filter((e): e is [string, string] => typeof e[1] === "string");
+  return entries.length > 0 ? Object.fromEntries(entries) : null;
+}
