@@ -24,7 +24,7 @@ describe("logging", () => {
       .set({ authorization: `Bearer ${ADMIN_TOKEN}`, "x-request-id": "req-log-1" })
       .send({ query: "{ companies { totalCount } }" });
     expect(res.status).toBe(200);
-    const line = lines.find((l) => l["component"] === "http" && l["requestId"] === "req-log-1");
+    const line = lines.find((l) => l["component"] === "http" && l["correlation_id"] === "req-log-1");
     expect(line).toMatchObject({ level: "info", service: "calsync", status: 200, route: "/graphql" });
     expect(line!["trace_id"]).toBe(res.headers["x-trace-id"]);
   });
