@@ -1,0 +1,102 @@
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestApp, type TestApp } from "./support/app.ts";
+import { deliver, runWebhookJobs, scopedPath } from "./support/webhooks.ts";
+import { bookingCreated, ping } from "./fixtures/webhooks.ts";
+import { createCompany, createWebhookSecret, seedLegacyShape } from "./factories.ts";
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await startTestApp();
+});
+afterAll(async () => t.close());
+
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Parses Prometheus text exposition strictly enough to fail on malformed lines. */
+function parsePrometheus(text: string): Sample[] {
+  const samples: Sample[] = [];
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("# HELP ") || line.startsWith("# TYPE ") || line.startsWith("# UNIT ")) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (-?(?:[0-9.]+(?:e[+-]?\d+)?|NaN|\+Inf|-Inf))$/.exec(line);
+    if (!m) throw new Error(`not Prometheus text: ${line}`);
+    const labels: Record<string, string> = {};
+    for (const [, k, v] of (m[2] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[k!] = v!;
+    samples.push({ name: m[1]!, labels, value: Number(m[3]) });
+  }
+  return samples;
+}
+
+async function scrape(): Promise<Sample[]> {
+  const res = await t.http().get("/metrics");
+  expect(res.status).toBe(200);
+  expect(res.headers["content-type"]).toMatch(/^text\/plain/);
+  return parsePrometheus(res.text);
+}
+
+function value(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
+  return samples
+    .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+    .reduce((sum, s) => sum + s.value, 0);
+}
+
+describe("GET /metrics", () => {
+  it("parses as Prometheus text, and the webhook counters move as deliveries arrive", async () => {
+    const company = await createCompany();
+    const secret = await createWebhookSecret(company.id);
+    const path = "/webhooks/calcom/:companyId";
+    const before = await scrape();
+
+    const body = bookingCreated({ uid: "metrics-1" });
+    expect((await deliver(t, scopedPath(company.id), body, { secret })).status).toBe(202);
+    expect((await deliver(t, scopedPath(company.id), body, { secret })).body.duplicate).toBe(true);
+    expect((await deliver(t, scopedPath(company.id), ping(), { secret: "wrong-secret" })).status).toBe(401);
+    await runWebhookJobs();
+
+    const after = await scrape();
+    const delta = (outcome: string) =>
+      value(after, "calsync_webhooks_received_total", { outcome, path }) - value(before, "calsync_webhooks_received_total", { outcome, path });
+    expect(delta("accepted")).toBe(1);
+    expect(delta("duplicate")).toBe(1);
+    expect(delta("invalid_signature")).toBe(1);
+    const count = (s: Sample[]) => value(s, "calsync_webhook_ingest_duration_seconds_count");
+    expect(count(after) - count(before)).toBe(3);
+    const jobs = (s: Sample[]) => value(s, "calsync_jobs_total", { task: "process_webhook_event", outcome: "success" });
+    expect(jobs(after) - jobs(before)).toBe(1);
+    expect(value(after, "calsync_webhook_processing_lag_seconds_count")).toBeGreaterThan(0);
+  });
+
+  it("reports coverage per company and the job queue from the database at scrape time", async () => {
+    const { connected } = await seedLegacyShape();
+    const samples = await scrape();
+    const coverage = samples.find((s) => s.name === "calsync_coverage_percent" && s.labels["company_id"] === connected.id);
+    expect(coverage).toMatchObject({ labels: { company: "legacy-0" }, value: 30.56 });
+    expect(samples.some((s) => s.name === "calsync_queue_oldest_due_age_seconds")).toBe(true);
+  });
+
+  it("the Grafana dashboard and compose files parse, and the dashboard queries only metrics calsync defines", async () => {
+    const dashboard = JSON.parse(readFileSync("otel/grafana/dashboards/calsync.json", "utf8")) as { panels: { targets?: { expr: string }[] }[] };
+    const listed = JSON.parse(readFileSync("otel/dashboard-metrics.json", "utf8")) as string[];
+    const queried = new Set<string>();
+    for (const panel of dashboard.panels) {
+      for (const target of panel.targets ?? []) {
+        for (const [name] of target.expr.matchAll(/calsync_[a-z_]+/g)) queried.add(name.replace(/_(bucket|sum|count)$/, ""));
+      }
+    }
+    expect([...queried].sort()).toEqual([...listed].sort());
+    const { parse } = await import("yaml");
+    for (const f of ["otel/docker-compose.yml", "otel/collector.yaml", "otel/prometheus.yml", "otel/tempo.yaml",
+      "otel/grafana/provisioning/datasources/datasources.yaml", "otel/grafana/provisioning/dashboards/dashboards.yaml"]) {
+      expect(parse(readFileSync(f, "utf8")), f).toBeTypeOf("object");
+    }
+    const source = readFileSync("src/metrics.ts", "utf8") + readFileSync("src/http/metrics.ts", "utf8");
+    for (const name of listed) {
+      const base = name.replace(/_total$/, "");
+      expect(source, `${name} is defined`).toContain(`"${base}"`);
+    }
+  });
+});
