@@ -7,6 +7,8 @@ import Fastify, { type FastifyInstance } from "fastify";
 import { log } from "../log.ts";
 import { createGraphql } from "./graphql.ts";
 import { healthRoutes } from "./health.ts";
+import { metricsRoutes } from "./metrics.ts";
+import { dashboardRoutes } from "./dashboard.ts";
 import { requestIdOf, withRequestContext } from "./request-context.ts";
 import { stopRunEvents } from "../sync/run-events.ts";
 import { calcomWebhookRoutes } from "./webhooks/calcom.ts";
@@ -40,7 +42,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.addHook("onResponse", async (req, reply) => {
     const line = {
-      requestId: req.id,
+      // The hook runs outside the request's context, so the id is named here explicitly.
+      correlation_id: req.id,
       method: req.method,
       route: req.routeOptions.url ?? "unmatched",
       status: reply.statusCode,
@@ -60,6 +63,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook("onClose", stopRunEvents);
 
   await app.register(healthRoutes);
+  await app.register(metricsRoutes);
+  await app.register(dashboardRoutes);
   await app.register(calcomWebhookRoutes);
 
   const yoga = createGraphql({ adminToken: options.adminToken });

@@ -5,8 +5,10 @@ import "./coverage.ts";
 import "./service.ts";
 import "./syncRun.ts";
 import "./webhookEvent.ts";
+import "./webhookSecret.ts";
 import "./booking.ts";
 import "./auditEvent.ts";
 import "./apiToken.ts";
+import "./calcom.ts";
 
 export const schema = builder.toSchema({ sortSchema: false });

@@ -1,7 +1,13 @@
-import { builder } from "./builder.ts";
+import { Repeater } from "graphql-yoga";
+import { builder, type Context } from "./builder.ts";
+import { canSeeCompany } from "../auth/principal.ts";
 import { db } from "../db/client.ts";
+import type { SyncRun as SyncRunRow } from "../generated/prisma/client.ts";
 import { SyncRunStatus, SyncTrigger } from "../generated/prisma/enums.ts";
+import { watchRun } from "../sync/run-events.ts";
+import { isTerminal, requestSync } from "../sync/runs.ts";
 import { Company } from "./company.ts";
+import { ForbiddenError, NotFoundError, UserInputError } from "./errors.ts";
 import { isUuid } from "./ids.ts";
 
 export const SyncTriggerEnum = builder.enumType(SyncTrigger, { name: "SyncTrigger" });
@@ -26,6 +32,10 @@ export const SyncRun = builder.prismaNode("SyncRun", {
     progress: t.exposeFloat("progress", { description: "From 0 (queued) to 1 (finished)." }),
     attempts: t.exposeInt("attempts"),
     error: t.exposeString("error", { nullable: true }),
+    errorClass: t.exposeString("errorClass", {
+      nullable: true,
+      description: "Why a run failed, as a stable name: InvalidCredentials, Unavailable, RateLimited, BadResponse, TooManyRemoteDeletions, NotConnected, …",
+    }),
     correlationId: t.exposeString("correlationId"),
     traceId: t.exposeString("traceId", { nullable: true }),
   }),
@@ -52,5 +62,113 @@ builder.queryField("syncRun", (t) =>
     args: { id: t.arg.globalID({ required: true, for: SyncRun }) },
     resolve: (query, _parent, args) =>
       isUuid(args.id.id) ? db().syncRun.findUnique({ ...query, where: { id: args.id.id } }) : null,
+  }),
+);
+
+builder.mutationField("syncCompany", (t) =>
+  t.prismaField({
+    type: "SyncRun",
+    description:
+      "Queues a full sync of the company's Cal.com event types, or returns the run already queued or running (one per company).",
+    args: {
+      companyId: t.arg.globalID({ required: true, for: Company }),
+      force: t.arg.boolean({
+        description: "Apply the listing even if it marks more than half of the linked services REMOTE_DELETED (Default: false).",
+      }),
+    },
+    authScopes: (_parent, args) => ({ company: args.companyId.id }),
+    resolve: async (query, _parent, args) => {
+      const companyId = args.companyId.id;
+      if (!isUuid(companyId)) throw new NotFoundError("Company");
+      const company = await db().company.findUnique({
+        where: { id: companyId },
+        select: { connection: { select: { companyId: true } } },
+      });
+      if (!company) throw new NotFoundError("Company");
+      if (!company.connection) {
+        throw new UserInputError("The company is not connected to Cal.com: call connectCalcom first.", "companyId");
+      }
+      const { run } = await requestSync(companyId, "MANUAL", { force: args.force ?? false });
+      return db().syncRun.findUniqueOrThrow({ ...query, where: { id: run.id } });
+    },
+  }),
+);
+
+/** Without a notification (e.g. while the listening connection reconnects), re-read this often. */
+const PROGRESS_POLL_MS = 5_000;
+
+function runSignature(run: SyncRunRow): string {
+  return [run.status, run.progress, run.fetched, run.created, run.updated, run.unchanged, run.remoteDeleted, run.attempts, run.error].join("|");
+}
+
+/**
+ * The run now, then again each time it changes (NOTIFY from whichever process runs it), until it
+ * has finished. The LISTEN is in place before the first read, so no change can fall in between.
+ */
+async function runUpdates(id: string, ctx: Context): Promise<AsyncIterable<SyncRunRow>> {
+  let dirty = false;
+  let wake: (() => void) | undefined;
+  const unwatch = await watchRun(id, () => {
+    dirty = true;
+    wake?.();
+  });
+  let first: SyncRunRow | null;
+  try {
+    first = await db().syncRun.findUnique({ where: { id } });
+    if (!first) throw new NotFoundError("SyncRun");
+    if (!canSeeCompany(ctx.principal, first.companyId)) throw new ForbiddenError();
+  } catch (err) {
+    unwatch();
+    throw err;
+  }
+  let run: SyncRunRow = first;
+  return new Repeater<SyncRunRow>(async (push, stop) => {
+    let stopped = false;
+    void stop.then(() => {
+      stopped = true;
+      wake?.();
+    });
+    try {
+      let last = "";
+      for (;;) {
+        const signature = runSignature(run);
+        if (signature !== last) {
+          last = signature;
+          await push(run);
+        }
+        if (stopped || isTerminal(run.status)) return;
+        if (!dirty) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, PROGRESS_POLL_MS);
+            wake = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+          wake = undefined;
+        }
+        dirty = false;
+        if (stopped) return;
+        const next = await db().syncRun.findUnique({ where: { id } });
+        if (!next) return;
+        run = next;
+      }
+    } finally {
+      unwatch();
+      stop(); // a Repeater ends only when stopped, not when its executor returns
+    }
+  });
+}
+
+builder.subscriptionField("syncRunProgress", (t) =>
+  t.field({
+    type: SyncRun,
+    description: "The run now, then on every change of its progress, counts or status; completes once it has finished.",
+    args: { id: t.arg.globalID({ required: true, for: SyncRun }) },
+    subscribe: (_root, args, ctx) => {
+      if (!isUuid(args.id.id)) throw new NotFoundError("SyncRun");
+      return runUpdates(args.id.id, ctx);
+    },
+    resolve: (run) => run,
   }),
 );

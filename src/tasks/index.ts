@@ -4,7 +4,11 @@
  */
 import type { TaskList } from "graphile-worker";
 import { traced } from "../worker/traced.ts";
+import { processWebhookEventTask } from "./process_webhook_event.ts";
+import { scheduleSyncsTask } from "./schedule_syncs.ts";
+import { syncCompanyTask } from "./sync_company.ts";
+import { syncServiceTask } from "./sync_service.ts";
 
 export const taskList: TaskList = Object.fromEntries(
-  ([] as Parameters<typeof traced>[0][]).map((def) => [def.name, traced(def)]),
+  ([processWebhookEventTask, syncCompanyTask, syncServiceTask, scheduleSyncsTask] as Parameters<typeof traced>[0][]).map((def) => [def.name, traced(def)]),
 );

@@ -1,0 +1,71 @@
+/**
+ * Builds the `CalcomClient` of a company from its stored connection: the key decrypted (it lives
+ * only inside the client), the team, the configured timeout, every attempt gated by the shared
+ * rate budget of the key's fingerprint, and every response counted in `calsync_calcom_requests`.
+ */
+import { env } from "../config.ts";
+import { db } from "../db/client.ts";
+import { calcomRequests } from "../metrics.ts";
+import { SecretBox } from "../secrets.ts";
+import { rateBudget } from "../sync/rate-budget.ts";
+import { CalcomClient, type CalcomClientOptions } from "./client.ts";
+
+/** Client settings that tests (and tools) may override: retries and backoff, never the key. */
+export type ClientTuning = Pick<CalcomClientOptions, "maxAttempts" | "baseDelayMs" | "maxDelayMs" | "maxRateLimitWaitMs" | "timeoutMs">;
+
+let tuning: ClientTuning = {};
+
+/** Overrides retry/backoff settings of every client built from now on (tests; `{}` resets). */
+export function tuneCalcomClients(next: ClientTuning): void {
+  tuning = next;
+}
+
+/** The company has no Cal.com connection (never connected, or disconnected meanwhile). */
+export class NotConnected extends Error {
+  override name = "NotConnected";
+  constructor(companyId: string) {
+    super(`company ${companyId} is not connected to Cal.com`);
+  }
+}
+
+export function secretBox(): SecretBox {
+  const key = env().SECRETS_KEY;
+  if (!key) throw new Error("SECRETS_KEY is not configured");
+  return new SecretBox(key);
+}
+
+export interface KeyedClientInput {
+  apiKey: string;
+  fingerprint: string;
+  teamId?: number | null | undefined;
+}
+
+/** A client for a plain key (connectCalcom checks a key before it is stored). */
+export function clientForKey(input: KeyedClientInput, defaults: ClientTuning = {}): CalcomClient {
+  const config = env();
+  const budget = rateBudget();
+  return new CalcomClient({
+    baseUrl: config.CALCOM_API_URL,
+    apiKey: input.apiKey,
+    ...(input.teamId !== null && input.teamId !== undefined ? { teamId: input.teamId } : {}),
+    timeoutMs: config.CALCOM_TIMEOUT_MS,
+    ...defaults,
+    ...tuning,
+    acquire: () => budget.acquire(input.fingerprint),
+    onResponse: (status) => calcomRequests.add(1, { status: String(status) }),
+  });
+}
+
+/** The client of a connected company; throws `NotConnected` when it has no connection. */
+export async function clientForCompany(companyId: string): Promise<CalcomClient> {
+  const connection = await db().calcomConnection.findUnique({
+    where: { companyId },
+    select: { apiKeyEncrypted: true, apiKeyFingerprint: true, teamId: true },
+  });
+  if (!connection) throw new NotConnected(companyId);
+  return clientForKey({
+    apiKey: secretBox().decrypt(connection.apiKeyEncrypted),
+    fingerprint: connection.apiKeyFingerprint,
+    teamId: connection.teamId,
+  });
+}

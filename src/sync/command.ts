@@ -1,0 +1,118 @@
+/**
+ * `calsync sync <companyId>|--all [--force]`: full syncs in the foreground, in this process (no
+ * worker needed), one company after another, each a MANUAL run in the ledger like any other.
+ * A progress bar per company on stderr (when it is a terminal), then a summary table on stdout.
+ */
+import { randomUUID } from "node:crypto";
+import { context, propagation } from "@opentelemetry/api";
+import Table from "cli-table3";
+import { Presets, SingleBar } from "cli-progress";
+import { db, pool } from "../db/client.ts";
+import { CORRELATION_BAGGAGE_KEY } from "../log.ts";
+import { executeRun, startLocalRun } from "./runs.ts";
+
+export interface SyncCommandOptions {
+  companyId?: string | undefined;
+  all?: boolean | undefined;
+  force?: boolean | undefined;
+  /** Where the summary goes (Default: stdout). */
+  out?: (line: string) => void;
+}
+
+interface Row {
+  company: string;
+  status: string;
+  fetched?: number;
+  created?: number;
+  updated?: number;
+  unchanged?: number;
+  remoteDeleted?: number;
+  durationMs?: number | null;
+  error?: string | null;
+}
+
+/** Runs the syncs and prints the summary; resolves to true when every company synced. */
+export async function runSyncCommand(options: SyncCommandOptions): Promise<boolean> {
+  const out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const companies = options.all
+    ? await db().company.findMany({ where: { connection: { isNot: null } }, select: { id: true, slug: true }, orderBy: { slug: "asc" } })
+    : await db().company.findMany({ where: { id: options.companyId ?? "" }, select: { id: true, slug: true } });
+  if (!options.all && companies.length === 0) throw new Error(`no company with id ${options.companyId}`);
+
+  const correlationId = `cli-${randomUUID()}`;
+  const baggage = propagation.createBaggage({ [CORRELATION_BAGGAGE_KEY]: { value: correlationId } });
+  const rows: Row[] = [];
+  await context.with(propagation.setBaggage(context.active(), baggage), async () => {
+    for (const company of companies) rows.push(await syncOne(company, options.force ?? false));
+  });
+
+  const table = new Table({
+    head: ["company", "status", "fetched", "created", "updated", "unchanged", "remoteDeleted", "duration"],
+  });
+  for (const r of rows) {
+    table.push([
+      r.company,
+      r.status,
+      r.fetched ?? "",
+      r.created ?? "",
+      r.updated ?? "",
+      r.unchanged ?? "",
+      r.remoteDeleted ?? "",
+      r.durationMs === undefined || r.durationMs === null ? "" : `${(r.durationMs / 1000).toFixed(2)} s`,
+    ]);
+  }
+  out(companies.length === 0 ? "no connected companies" : table.toString());
+  for (const r of rows) if (r.error) out(`${r.company}: ${r.error}`);
+  return rows.every((r) => r.status === "SUCCEEDED");
+}
+
+async function syncOne(company: { id: string; slug: string }, force: boolean): Promise<Row> {
+  const connected = await db().calcomConnection.count({ where: { companyId: company.id } });
+  if (!connected) return { company: company.slug, status: "NOT CONNECTED", error: "not connected to Cal.com (connectCalcom first)" };
+  const { run, created } = await startLocalRun(company.id, "MANUAL", force);
+  if (!created) {
+    return { company: company.slug, status: "BUSY", error: `a sync is already ${run.status.toLowerCase()} (run ${run.id}); try again when it has finished` };
+  }
+
+  const bar = new SingleBar(
+    { format: `${company.slug} [{bar}] {percentage}% | {fetched} event types`, hideCursor: true },
+    Presets.shades_classic,
+  );
+  bar.start(100, 0, { fetched: 0 });
+  // Ctrl-C: the open transaction dies with the process (nothing half-applied); record that in the
+  // ledger rather than leave the run RUNNING. Prepended, so the update is sent before the CLI's own
+  // handler closes the database (best effort; an abandoned run is reaped later anyway).
+  const onSignal = () => {
+    bar.stop();
+    void pool()
+      .query(
+        `UPDATE sync_runs SET status = 'FAILED', finished_at = now(), error = 'interrupted', error_class = 'Interrupted'
+          WHERE id = $1 AND status = 'RUNNING'`,
+        [run.id],
+      )
+      .catch(() => {});
+  };
+  process.prependOnceListener("SIGINT", onSignal);
+  try {
+    const outcome = await executeRun(run.id, {
+      attempt: 1,
+      maxAttempts: 1,
+      onProgress: (p) => bar.update(Math.round(p.progress * 100), { fetched: p.fetched }),
+    });
+    const final = outcome?.run ?? (await db().syncRun.findUniqueOrThrow({ where: { id: run.id } }));
+    return {
+      company: company.slug,
+      status: final.status,
+      fetched: final.fetched,
+      created: final.created,
+      updated: final.updated,
+      unchanged: final.unchanged,
+      remoteDeleted: final.remoteDeleted,
+      durationMs: final.durationMs,
+      error: final.error ? `${final.errorClass}: ${final.error}` : null,
+    };
+  } finally {
+    process.removeListener("SIGINT", onSignal);
+    bar.stop();
+  }
+}

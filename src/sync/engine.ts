@@ -1,0 +1,138 @@
+/**
+ * The full sync of one company: list every Cal.com event type (the API has no pagination and no
+ * change filter, so a sync is always the whole listing compared with what we hold), then apply it
+ * to `services`.
+ *
+ * Transaction strategy: the listing is fetched first, outside any transaction; then the whole
+ * apply (safety-valve check, every upsert chunk, the REMOTE_DELETED step) runs in ONE database
+ * transaction. A run that fails anywhere (Cal.com error, valve, database error, crash) therefore
+ * leaves the catalogue exactly as it was; one that commits has applied one complete listing.
+ *
+ * Comparison: the transaction first reads what it needs of the linked services (id, event type
+ * id, content hash, status: a few dozen bytes each, never their content), so unchanged event types
+ * are not even sent to the database (no write, no row lock). Changed and new ones go out in chunks
+ * of a few hundred rows per statement, whose WHERE repeats the comparison in SQL in case a
+ * `sync_service` refresh wrote the row meanwhile.
+ *
+ * Progress (0 → 1): 0.1 once the listing is in, then up to 0.95 as chunks apply, 1 when the ledger
+ * marks the run finished. The counts reported on the way describe work inside the open
+ * transaction; the ledger's final counts are what committed.
+ */
+import { trace } from "@opentelemetry/api";
+import type { CalcomClient } from "../calcom/client.ts";
+import { pool } from "../db/client.ts";
+import { log } from "../log.ts";
+import { CHUNK_SIZE, isLive, loadLinked, markRemoteDeleted, needsWrite, upsertServices } from "./apply.ts";
+import { invalidateListing } from "./listing-cache.ts";
+import { project, type ServiceProjection } from "./normalise.ts";
+
+export interface SyncCounts {
+  fetched: number;
+  created: number;
+  updated: number;
+  unchanged: number;
+  remoteDeleted: number;
+}
+
+export interface SyncProgress extends SyncCounts {
+  /** 0..1 */
+  progress: number;
+}
+
+export interface SyncResult extends SyncCounts {
+  /** Upsert statements run (one per chunk). */
+  chunks: number;
+}
+
+export interface SyncOptions {
+  companyId: string;
+  client: CalcomClient;
+  /** Mark more than half of the linked services REMOTE_DELETED if the listing says so. */
+  force?: boolean;
+  /** Rows per upsert statement (Default: CHUNK_SIZE). */
+  chunkSize?: number;
+  /** Awaited after the listing and after each chunk. */
+  onProgress?: (p: SyncProgress) => Promise<void> | void;
+}
+
+/** The safety valve refused to mark most of the catalogue REMOTE_DELETED; nothing was changed. */
+export class TooManyRemoteDeletions extends Error {
+  override name = "TooManyRemoteDeletions";
+  readonly missing: number;
+  readonly linked: number;
+
+  constructor(missing: number, linked: number) {
+    super(
+      `refused to mark ${missing} of ${linked} Cal.com-linked services REMOTE_DELETED in one run (more than half); ` +
+        "nothing was changed. If the event types really were deleted, run the sync with force.",
+    );
+    this.missing = missing;
+    this.linked = linked;
+  }
+}
+
+const LISTED = 0.1;
+const APPLIED = 0.95;
+
+export async function syncCatalogue(options: SyncOptions): Promise<SyncResult> {
+  const { companyId } = options;
+  const chunkSize = Math.max(1, options.chunkSize ?? CHUNK_SIZE);
+  const span = trace.getActiveSpan();
+
+  const listing = await options.client.listEventTypes();
+  invalidateListing(companyId);
+  // Cal.com ids are unique, but one statement cannot touch a row twice: keep the last of any repeat.
+  const byId = new Map<number, ServiceProjection>();
+  for (const et of listing) byId.set(et.id, project(et));
+  listing.length = 0;
+  const rows = [...byId.values()];
+  byId.clear();
+  const ids = rows.map((r) => r.eventTypeId);
+  const counts: SyncCounts = { fetched: rows.length, created: 0, updated: 0, unchanged: 0, remoteDeleted: 0 };
+  span?.setAttribute("calsync.sync.fetched", rows.length);
+  await options.onProgress?.({ ...counts, progress: LISTED });
+
+  const conn = await pool().connect();
+  let chunks = 0;
+  let broken = false;
+  try {
+    await conn.query("BEGIN");
+    const held = await loadLinked(conn, companyId);
+    const present = new Set(ids);
+    const live = [...held.values()].filter(isLive);
+    const gone = live.filter((s) => !present.has(s.eventTypeId)).map((s) => s.id);
+    // The valve looks before anything is written, so a refused run changes nothing.
+    if (gone.length > live.length / 2 && !options.force) throw new TooManyRemoteDeletions(gone.length, live.length);
+    const changed = rows.filter((r) => needsWrite(held.get(r.eventTypeId), r));
+    held.clear();
+    counts.unchanged = rows.length - changed.length;
+
+    for (let i = 0; i < changed.length; i += chunkSize) {
+      const chunk = await upsertServices(conn, companyId, changed.slice(i, i + chunkSize));
+      chunks++;
+      counts.created += chunk.created;
+      counts.updated += chunk.updated;
+      counts.unchanged += chunk.unchanged;
+      const done = Math.min(changed.length, i + chunkSize) / changed.length;
+      await options.onProgress?.({ ...counts, progress: LISTED + (APPLIED - LISTED) * done });
+    }
+    // Last, after the complete listing is applied, and in the same transaction.
+    counts.remoteDeleted = await markRemoteDeleted(conn, gone);
+    await conn.query("COMMIT");
+  } catch (err) {
+    await conn.query("ROLLBACK").catch(() => {
+      broken = true; // a connection that cannot roll back is not given back to the pool
+    });
+    throw err;
+  } finally {
+    conn.release(broken);
+  }
+  span?.setAttributes({
+    "calsync.sync.created": counts.created,
+    "calsync.sync.updated": counts.updated,
+    "calsync.sync.unchanged": counts.unchanged,
+    "calsync.sync.remote_deleted": counts.remoteDeleted,
+  });
+  log("sync").info({ companyId, ...counts, chunks }, "catalogue applied");
+  return { ...counts, chunks };
+}
