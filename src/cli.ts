@@ -37,6 +37,9 @@ async function withRuntime<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** serve and worker keep the process alive; every other command exits when it is done. */
+let longRunning = false;
+
 export function buildCli(): Command {
   const program = new Command("calsync").description("Cal.com sync service").showHelpAfterError();
 
@@ -45,6 +48,7 @@ export function buildCli(): Command {
     .description("HTTP API (and, unless --no-worker, the job worker) in one process")
     .option("--no-worker", "serve HTTP only; run `calsync worker` elsewhere")
     .action(async (opts: { worker: boolean }) => {
+      longRunning = true;
       const { serve } = await import("./http/server.ts");
       await serve({ worker: opts.worker });
     });
@@ -53,6 +57,7 @@ export function buildCli(): Command {
     .command("worker")
     .description("run jobs only (scale out by starting more)")
     .action(async () => {
+      longRunning = true;
       const { boot } = await import("./runtime.ts");
       const { startWorker } = await import("./worker/runner.ts");
       const { syncCronItems } = await import("./worker/cron.ts");
@@ -155,6 +160,8 @@ export function buildCli(): Command {
 export async function main(argv: string[]): Promise<void> {
   try {
     await buildCli().parseAsync(argv);
+    // The Wasm schema engine leaves a 10 s timer behind; a one-shot command should not wait for it.
+    if (!longRunning) process.exit(process.exitCode ?? 0);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);

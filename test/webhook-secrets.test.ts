@@ -94,8 +94,8 @@ describe("addWebhookSecret (GraphQL)", () => {
       if (!isObjectType(type) || type.name.startsWith("__")) continue;
       for (const field of Object.values(type.getFields())) outputs.push(`${type.name}.${field.name}: ${String(field.type)}`);
     }
-    expect(outputs).toContain("Mutation.addWebhookSecret: Company");
-    expect(outputs.filter((f) => /secret/i.test(f) && f !== "Mutation.addWebhookSecret: Company")).toEqual([]);
+    expect(outputs).toContain("Mutation.addWebhookSecret: Company!");
+    expect(outputs.filter((f) => /secret/i.test(f) && f !== "Mutation.addWebhookSecret: Company!")).toEqual([]);
   });
 });
 

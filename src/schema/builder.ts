@@ -30,6 +30,8 @@ export const builder = new SchemaBuilder<{
   Context: Context;
   PrismaTypes: PrismaTypes;
   AuthScopes: { admin: boolean; company: string };
+  // Fields are non-null unless marked nullable, as the contract's SDL reads.
+  DefaultFieldNullability: false;
   DefaultEdgesNullability: false;
   DefaultNodeNullability: false;
   Scalars: {
@@ -38,6 +40,7 @@ export const builder = new SchemaBuilder<{
   };
 }>({
   plugins: [RelayPlugin, ScopeAuthPlugin, ErrorsPlugin, PrismaPlugin],
+  defaultFieldNullability: false,
   scopeAuth: {
     authScopes: (ctx) => ({
       admin: ctx.principal.kind === "admin",

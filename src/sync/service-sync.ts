@@ -1,3 +1,4 @@
+import type { Prisma } from "../generated/prisma/client.ts";
 /**
  * Refreshing one event type (the `sync_service` job): `GET /v2/event-types/{id}` (the team's
  * path for a team connection), applied with the same upsert as the full sync. A 404 makes the
@@ -24,16 +25,25 @@ export function syncServiceJobKey(companyId: string, eventTypeId: number): strin
   return `sync_service:${companyId}:${eventTypeId}`;
 }
 
+/**
+ * Queues a refresh of one event type in the caller's transaction: on the company's queue (so it
+ * shares the company's turn at the rate budget) and keyed, so a burst of webhooks for the same
+ * unknown event type queues it once.
+ */
+export async function enqueueServiceSync(tx: Prisma.TransactionClient, companyId: string, eventTypeId: number): Promise<void> {
+  await enqueue(
+    "sync_service",
+    { companyId, eventTypeId },
+    { jobKey: syncServiceJobKey(companyId, eventTypeId), queueName: companyQueue(companyId), maxAttempts: SYNC_SERVICE_MAX_ATTEMPTS },
+    tx,
+  );
+}
+
 /** Marks the service PENDING and queues its refresh, in one transaction. */
 export async function requestServiceSync(serviceId: string, companyId: string, eventTypeId: number): Promise<void> {
   await db().$transaction(async (tx) => {
     await tx.service.update({ where: { id: serviceId }, data: { syncStatus: "PENDING", syncError: null } });
-    await enqueue(
-      "sync_service",
-      { companyId, eventTypeId },
-      { jobKey: syncServiceJobKey(companyId, eventTypeId), queueName: companyQueue(companyId), maxAttempts: SYNC_SERVICE_MAX_ATTEMPTS },
-      tx,
-    );
+    await enqueueServiceSync(tx, companyId, eventTypeId);
   });
 }
 

@@ -22,7 +22,8 @@ import { parseIsoDate, parseWebhookJson, type BookingFacts, type WebhookEnvelope
 import { db } from "../db/client.ts";
 import { log } from "../log.ts";
 import { webhookProcessingLag } from "../metrics.ts";
-import { enqueue } from "../worker/enqueue.ts";
+import { enqueueServiceSync } from "../sync/service-sync.ts";
+import { invalidateListing } from "../sync/listing-cache.ts";
 import { errorLine } from "./errors.ts";
 
 type Tx = Prisma.TransactionClient;
@@ -128,7 +129,10 @@ async function serviceFor(tx: Tx, companyId: string, eventTypeId: number | null)
     select: { id: true },
   });
   if (service) return service.id;
-  await enqueue("sync_service", { companyId, eventTypeId }, { jobKey: `sync_service:${companyId}:${eventTypeId}` }, tx);
+  // A booking for an event type we do not hold: Cal.com sends no event-type webhooks, so this
+  // is how new event types are found between scheduled syncs.
+  await enqueueServiceSync(tx, companyId, eventTypeId);
+  invalidateListing(companyId);
   return null;
 }
 

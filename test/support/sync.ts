@@ -3,13 +3,12 @@
  * that start a sync, and running the worker's jobs (including ones waiting for a retry).
  */
 import { randomUUID } from "node:crypto";
-import { setTimeout } from "node:timers/promises";
 import { decodeGlobalID, encodeGlobalID } from "@pothos/plugin-relay";
 import { expect } from "vitest";
 import { pool, db } from "../../src/db/client.ts";
 import { FakeCalcom, type FakeCalcomOptions } from "./fake-calcom.ts";
 import { startTestApp, type TestApp } from "./app.ts";
-import { drainJobs } from "./worker.ts";
+import { drainJobs, settleJobs } from "./worker.ts";
 import { connectCompany, createCompany } from "../factories.ts";
 import { tuneCalcomClients } from "../../src/calcom/for-company.ts";
 
@@ -71,13 +70,7 @@ export async function syncViaGraphql(t: TestApp, companyId: string, force?: bool
  * awaiting it (runOnce can return first) and exposes no promise for that write, so this polls
  * briefly.
  */
-export async function settleJobs(): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    const { rows } = await pool().query<{ n: number }>("SELECT count(*)::int AS n FROM graphile_worker._private_jobs WHERE locked_at IS NOT NULL");
-    if (!rows[0]?.n) return;
-    await setTimeout(10);
-  }
-}
+export { settleJobs };
 
 /** Makes jobs that wait for a retry due now (graphile-worker backs off for seconds). */
 export async function makeRetriesDue(): Promise<void> {

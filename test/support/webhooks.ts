@@ -13,6 +13,7 @@ import { signBody } from "../../src/calcom/signature.ts";
 import { pool } from "../../src/db/client.ts";
 import { configureLogger } from "../../src/log.ts";
 import { taskList } from "../../src/tasks/index.ts";
+import { settleJobs } from "./worker.ts";
 import { serialize, type Body } from "../fixtures/webhooks.ts";
 import type { TestApp } from "./app.ts";
 
@@ -88,6 +89,7 @@ const silentLogger = new Logger(() => () => {});
 export async function runWebhookJobs(): Promise<void> {
   const only = { process_webhook_event: taskList["process_webhook_event"]! };
   await runOnce({ pgPool: pool(), taskList: only, noHandleSignals: true, logger: silentLogger });
+  await settleJobs();
 }
 
 export interface JobRow {
