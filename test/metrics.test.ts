@@ -1,15 +1,20 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestApp, type TestApp } from "./support/app.ts";
+import type { TestApp } from "./support/app.ts";
+import { connectedCompany, startSyncHarness, syncViaGraphql, type SyncHarness } from "./support/sync.ts";
+import { drainJobs } from "./support/worker.ts";
+import { RateBudget } from "../src/sync/rate-budget.ts";
 import { deliver, runWebhookJobs, scopedPath } from "./support/webhooks.ts";
 import { bookingCreated, ping } from "./fixtures/webhooks.ts";
 import { createCompany, createWebhookSecret, seedLegacyShape } from "./factories.ts";
 
+let h: SyncHarness;
 let t: TestApp;
 beforeAll(async () => {
-  t = await startTestApp();
+  h = await startSyncHarness();
+  t = h.t;
 });
-afterAll(async () => t.close());
+afterAll(async () => h.close());
 
 interface Sample {
   name: string;
@@ -76,6 +81,26 @@ describe("GET /metrics", () => {
     const coverage = samples.find((s) => s.name === "calsync_coverage_percent" && s.labels["company_id"] === connected.id);
     expect(coverage).toMatchObject({ labels: { company: "legacy-0" }, value: 30.56 });
     expect(samples.some((s) => s.name === "calsync_queue_oldest_due_age_seconds")).toBe(true);
+  });
+
+  it("exposes every metric the Grafana dashboard queries once the service has done its work", async () => {
+    const { company } = await connectedCompany(h.fake, 3);
+    await syncViaGraphql(t, company.id);
+    await drainJobs();
+    const budget = new RateBudget({ points: 2, periodMs: 200, maxJitterMs: 0 });
+    for (let i = 0; i < 3; i++) await budget.acquire("metrics-test-key");
+    const secret = await createWebhookSecret(company.id);
+    await deliver(t, scopedPath(company.id), bookingCreated({ uid: "metrics-all" }), { secret });
+    await runWebhookJobs();
+
+    const names = new Set((await scrape()).map((s) => s.name));
+    const listed = JSON.parse(readFileSync("otel/dashboard-metrics.json", "utf8")) as string[];
+    const missing = listed.filter((n) => !names.has(n) && !names.has(`${n}_count`));
+    expect(missing).toEqual([]);
+    const samples = await scrape();
+    expect(value(samples, "calsync_sync_runs_total", { trigger: "MANUAL", outcome: "succeeded" })).toBeGreaterThan(0);
+    expect(value(samples, "calsync_calcom_requests_total", { status: "200" })).toBeGreaterThan(0);
+    expect(value(samples, "calsync_rate_budget_waits_total")).toBeGreaterThan(0);
   });
 
   it("the Grafana dashboard and compose files parse, and the dashboard queries only metrics calsync defines", async () => {
