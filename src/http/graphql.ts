@@ -1,6 +1,4 @@
 import type { IncomingMessage } from "node:http";
-import { useOpenTelemetry } from "@envelop/opentelemetry";
-import { trace } from "@opentelemetry/api";
 import { createYoga, type YogaServerInstance } from "graphql-yoga";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { authenticate } from "../auth/principal.ts";
@@ -9,6 +7,7 @@ import type { Context } from "../schema/builder.ts";
 import { UnauthenticatedError } from "../schema/errors.ts";
 import { log } from "../log.ts";
 import { requestIdOf } from "./request-context.ts";
+import { graphqlTracing } from "./graphql-tracing.ts";
 
 interface ServerContext {
   req: FastifyRequest;
@@ -32,11 +31,7 @@ export function createGraphql(options: GraphqlOptions): YogaServerInstance<Serve
       warn: (...args) => logger.warn({ args }, "yoga"),
       error: (...args) => logger.error({ err: args[0] }, "unexpected GraphQL error"),
     },
-    plugins: [
-      // Operation and resolver spans under the request's trace; variables and results stay out
-      // of spans (they may hold personal data).
-      useOpenTelemetry({ resolvers: true, variables: false, result: false }, trace.getTracerProvider()),
-    ],
+    plugins: graphqlTracing(),
     context: async ({ req, request }): Promise<Context> => {
       const principal = await authenticate(request.headers.get("authorization"), options.adminToken);
       if (!principal) throw new UnauthenticatedError();
