@@ -104,15 +104,24 @@ describe("GET /metrics", () => {
   });
 
   it("the Grafana dashboard and compose files parse, and the dashboard queries only metrics calsync defines", async () => {
-    const dashboard = JSON.parse(readFileSync("otel/grafana/dashboards/calsync.json", "utf8")) as { panels: { targets?: { expr: string }[] }[] };
+    const dashboard = JSON.parse(readFileSync("otel/grafana/dashboards/calsync.json", "utf8")) as { panels: { targets?: { expr?: string }[] }[] };
     const listed = JSON.parse(readFileSync("otel/dashboard-metrics.json", "utf8")) as string[];
     const queried = new Set<string>();
     for (const panel of dashboard.panels) {
       for (const target of panel.targets ?? []) {
+        if (!target.expr) continue;
         for (const [name] of target.expr.matchAll(/calsync_[a-z_]+/g)) queried.add(name.replace(/_(bucket|sum|count)$/, ""));
       }
     }
     expect([...queried].sort()).toEqual([...listed].sort());
+    // From the dashboard to a trace: a Tempo panel over calsync's webhook requests.
+    const tracePanel = (dashboard.panels as { datasource?: { uid?: string }; targets?: { query?: string }[] }[])
+      .find((p) => p.datasource?.uid === "tempo");
+    expect(tracePanel?.targets?.[0]?.query).toContain('resource.service.name = "calsync"');
+    const sources = (await import("yaml")).parse(readFileSync("otel/grafana/provisioning/datasources/datasources.yaml", "utf8")) as {
+      datasources: { uid: string }[];
+    };
+    expect(sources.datasources.map((s) => s.uid)).toEqual(expect.arrayContaining(["prometheus", "tempo", "jaeger"]));
     const { parse } = await import("yaml");
     for (const f of ["otel/docker-compose.yml", "otel/collector.yaml", "otel/prometheus.yml", "otel/tempo.yaml",
       "otel/grafana/provisioning/datasources/datasources.yaml", "otel/grafana/provisioning/dashboards/dashboards.yaml"]) {

@@ -302,6 +302,23 @@ describe("stuck runs", () => {
     expect((await runRow(fresh.id)).status).toBe("SUCCEEDED");
   });
 
+  it("also replaces a stale run whose job used up its attempts (the dead job stays in the queue table)", async () => {
+    const { company } = await connectedCompany(h.fake, 1);
+    const stale = await createSyncRun(company.id, {
+      status: "QUEUED", queuedAt: new Date(Date.now() - 2 * 3600_000),
+    });
+    await pool().query(
+      "SELECT graphile_worker.add_job('sync_company', json_build_object('runId', $1::text), job_key => $2, max_attempts => 1)",
+      [stale.id, `sync_company:${company.id}`],
+    );
+    await pool().query("UPDATE graphile_worker._private_jobs SET attempts = max_attempts, last_error = 'died'");
+
+    const fresh = await syncViaGraphql(h.t, company.id);
+
+    expect(fresh.id).not.toBe(gid("SyncRun", stale.id));
+    expect(await db().syncRun.findUniqueOrThrow({ where: { id: stale.id } })).toMatchObject({ status: "FAILED", errorClass: "Abandoned" });
+  });
+
   it("keeps a recent run, and the CLI reports the company busy instead of starting a second", async () => {
     const { company } = await connectedCompany(h.fake, 1);
     const { run } = await requestSync(company.id, "SCHEDULED");

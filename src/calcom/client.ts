@@ -71,6 +71,8 @@ export interface CalcomClientOptions {
   onRateLimitWait?: (ms: number) => void;
   /** Called once per attempt: the HTTP status, or "error" for a network error / timeout. */
   onResponse?: (status: number | "error", rateLimit?: RateLimitInfo) => void;
+  /** Added to every call's span, e.g. `calsync.company_id`. */
+  spanAttributes?: Record<string, string | number>;
   /** Replaces the global `fetch` (Default: globalThis.fetch). */
   fetch?: typeof fetch;
 }
@@ -106,6 +108,7 @@ export class CalcomClient {
   readonly #acquire: () => Promise<void>;
   readonly #onRateLimitWait: ((ms: number) => void) | undefined;
   readonly #onResponse: CalcomClientOptions["onResponse"];
+  readonly #spanAttributes: Record<string, string | number>;
   readonly #fetch: typeof fetch | undefined;
 
   constructor(options: CalcomClientOptions) {
@@ -122,6 +125,7 @@ export class CalcomClient {
     this.#acquire = options.acquire ?? (async () => {});
     this.#onRateLimitWait = options.onRateLimitWait;
     this.#onResponse = options.onResponse;
+    this.#spanAttributes = options.spanAttributes ?? {};
     this.#fetch = options.fetch;
   }
 
@@ -181,6 +185,7 @@ export class CalcomClient {
           "url.path": spec.path,
           "server.address": new URL(this.#origin).hostname,
           ...(this.#teamId !== undefined ? { "calsync.calcom.team_id": this.#teamId } : {}),
+          ...this.#spanAttributes,
         },
       },
       async (span) => {

@@ -38,6 +38,8 @@ export interface KeyedClientInput {
   apiKey: string;
   fingerprint: string;
   teamId?: number | null | undefined;
+  /** The company the calls are for, put on their spans. */
+  companyId?: string | undefined;
 }
 
 /** A client for a plain key (connectCalcom checks a key before it is stored). */
@@ -53,6 +55,7 @@ export function clientForKey(input: KeyedClientInput, defaults: ClientTuning = {
     ...tuning,
     acquire: () => budget.acquire(input.fingerprint),
     onResponse: (status) => calcomRequests.add(1, { status: String(status) }),
+    ...(input.companyId ? { spanAttributes: { "calsync.company_id": input.companyId } } : {}),
   });
 }
 
@@ -67,5 +70,6 @@ export async function clientForCompany(companyId: string): Promise<CalcomClient>
     apiKey: secretBox().decrypt(connection.apiKeyEncrypted),
     fingerprint: connection.apiKeyFingerprint,
     teamId: connection.teamId,
+    companyId,
   });
 }

@@ -26,7 +26,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     serverFactory: (handler) => createServer(withRequestContext(handler)),
     genReqId: (req) => requestIdOf(req),
     // Cal.com and operators see precise 4xx; never leak stack traces.
-    return503OnClosing: true,
+    // Draining is answered by our own hook below, with the contract's body and Retry-After.
+    return503OnClosing: false,
     forceCloseConnections: "idle",
   });
 
@@ -38,6 +39,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   app.addHook("onSend", async (_req, reply) => {
     if (draining) reply.header("connection", "close");
+  });
+  // A request that still reaches a draining server (keep-alive) is told to come back: Cal.com
+  // does not retry, but operators' load balancers and other clients do.
+  app.addHook("onRequest", async (_req, reply) => {
+    if (draining) return reply.code(503).header("retry-after", "5").send({ error: "unavailable" });
   });
 
   app.addHook("onResponse", async (req, reply) => {

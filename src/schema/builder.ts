@@ -16,6 +16,7 @@ import { GraphQLError } from "graphql";
 import type PrismaTypes from "../generated/pothos-prisma-types.ts";
 import { getDatamodel } from "../generated/pothos-prisma-types.ts";
 import { db } from "../db/client.ts";
+import { env } from "../config.ts";
 import { canSeeCompany, type Principal } from "../auth/principal.ts";
 
 export interface Context {
@@ -63,7 +64,7 @@ export const builder = new SchemaBuilder<{
     dmmf: getDatamodel(),
     exposeDescriptions: false,
     filterConnectionTotalCount: true,
-    onUnusedQuery: process.env["NODE_ENV"] === "production" ? null : "warn",
+    onUnusedQuery: env().NODE_ENV === "production" ? null : "warn",
   },
 });
 

@@ -52,7 +52,7 @@ builder.prismaObjectFields(Company, (t) => ({
     cursor: "id",
     totalCount: true,
     query: () => ({ orderBy: [{ queuedAt: "desc" }, { id: "desc" }] }),
-  }),
+  }, { name: "SyncRunConnection" }, { name: "SyncRunEdge" }),
 }));
 
 builder.queryField("syncRun", (t) =>

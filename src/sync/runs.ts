@@ -154,8 +154,10 @@ async function claimRun(
 async function isAbandoned(run: SyncRun, tx: Tx): Promise<boolean> {
   const last = Math.max(run.queuedAt.getTime(), run.startedAt?.getTime() ?? 0);
   if (Date.now() - last < ABANDONED_AFTER_MS) return false;
+  // A job that has used up its attempts stays in the table but will never run again.
   const jobs = await tx.$queryRaw<{ n: number }[]>`
-    SELECT count(*)::int AS n FROM graphile_worker.jobs WHERE key = ${syncJobKey(run.companyId)}`;
+    SELECT count(*)::int AS n FROM graphile_worker.jobs
+     WHERE key = ${syncJobKey(run.companyId)} AND attempts < max_attempts`;
   return (jobs[0]?.n ?? 0) === 0;
 }
 

@@ -7,6 +7,7 @@
 import { context, propagation, SpanKind, trace } from "@opentelemetry/api";
 import type { Prisma } from "../generated/prisma/client.ts";
 import { db } from "../db/client.ts";
+import { currentCorrelationId } from "../log.ts";
 import type { TaskName } from "../tasks/names.ts";
 
 type Tx = Prisma.TransactionClient;
@@ -38,6 +39,8 @@ export async function enqueue(
         "messaging.system": "graphile_worker",
         "messaging.operation.type": "send",
         "messaging.destination.name": task,
+        ...(currentCorrelationId() ? { "calsync.correlation_id": currentCorrelationId()! } : {}),
+        ...(typeof payload["companyId"] === "string" ? { "calsync.company_id": payload["companyId"] } : {}),
       },
     },
     async (span) => {
