@@ -1,7 +1,10 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { ConfigError, parseEnv } from "../src/config.ts";
+
+// These tests start real calsync processes (tsx compiles the app first): slow on a busy 2-core CI.
+vi.setConfig({ testTimeout: 120_000 });
 
 const KEY = Buffer.alloc(32, 1).toString("base64");
 

@@ -1,9 +1,12 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { once } from "node:events";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import pg from "pg";
 import { createTestDatabase } from "./support/db.ts";
 import { ADMIN_TOKEN, SECRETS_KEY } from "./support/app.ts";
+
+// These tests start real calsync processes (tsx compiles the app first): slow on a busy 2-core CI.
+vi.setConfig({ testTimeout: 120_000 });
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 beforeAll(async () => {

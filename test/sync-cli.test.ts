@@ -1,11 +1,14 @@
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { db, pool } from "../src/db/client.ts";
 import { secretBox } from "../src/calcom/for-company.ts";
 import { ADMIN_TOKEN, SECRETS_KEY } from "./support/app.ts";
 import { createCompany } from "./factories.ts";
 import { connectedCompany, gid, startSyncHarness, type SyncHarness } from "./support/sync.ts";
+
+// These tests start real calsync processes (tsx compiles the app first): slow on a busy 2-core CI.
+vi.setConfig({ testTimeout: 120_000 });
 
 let h: SyncHarness;
 beforeAll(async () => {

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { SpanKind } from "@opentelemetry/api";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace";
 import { db, pool } from "../src/db/client.ts";
@@ -10,6 +10,9 @@ import { captureLogs, deliver, runWebhookJobs, scopedPath } from "./support/webh
 import { OtlpReceiver } from "./support/otlp-receiver.ts";
 import { bookingCreated } from "./fixtures/webhooks.ts";
 import { createCompany, createService, createWebhookSecret } from "./factories.ts";
+
+// These tests start real calsync processes (tsx compiles the app first): slow on a busy 2-core CI.
+vi.setConfig({ testTimeout: 120_000 });
 
 let t: TestApp;
 beforeAll(async () => {
