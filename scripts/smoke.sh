@@ -10,16 +10,20 @@ base=${admin_url%/*}
 psql "$admin_url" -qc "CREATE DATABASE $db" >/dev/null
 log=$(mktemp)
 cleanup() {
-  [ -n "${pid:-}" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  psql "$admin_url" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
+  local rc=$?
+  if [ -n "${pid:-}" ] && kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid"; wait "$pid" || true; fi
+  psql "$admin_url" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null || true
   rm -f "$log"
+  exit "$rc"
 }
 trap cleanup EXIT
 
+# The project's own Node 24 first, as npm scripts and npx would find it.
+export PATH="$PWD/node_modules/.bin:$PATH"
 export DATABASE_URL="$base/$db" ADMIN_TOKEN="smoke-admin-token-$(date +%s)-abcdef" SECRETS_KEY="$(openssl rand -base64 32)" PORT=0 LOG_LEVEL=warn
-npx calsync migrate
-npx calsync migrate | grep -q "up to date"
-npx calsync serve >"$log" 2>&1 &
+node bin/calsync.mjs migrate
+node bin/calsync.mjs migrate | grep -q "up to date"
+node bin/calsync.mjs serve >"$log" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do grep -q "GraphiQL:" "$log" && break; sleep 0.2; done
 url=$(sed -n 's/.*GraphiQL: *\(http:[^ ]*\)\/graphql.*/\1/p' "$log" | head -1)
@@ -30,4 +34,7 @@ curl -fsS "$url/graphql" -H "authorization: Bearer $ADMIN_TOKEN" -H 'content-typ
 curl -fsS "$url/graphql" -H "authorization: Bearer $ADMIN_TOKEN" -H 'content-type: application/json' \
   -d '{"query":"{ coverageReport { totalCompanies } }"}' | grep -q '"totalCompanies":1'
 curl -fsS "$url/metrics" | grep -q "calsync_queue_depth\|# HELP"
+kill -TERM "$pid"
+wait "$pid"   # graceful shutdown exits 0
+pid=
 echo "smoke test passed on $(psql "$admin_url" -Atc 'SHOW server_version')"

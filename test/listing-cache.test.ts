@@ -10,7 +10,7 @@ afterEach(() => {
 
 describe("per-company event-type listing cache", () => {
   it("reuses a company's listing, and concurrent readers share one load", async () => {
-    const load = vi.fn(async () => listing(1));
+    const load = vi.fn<() => Promise<CalcomEventType[]>>(async () => listing(1));
     const [a, b] = await Promise.all([cachedListing("c1", load), cachedListing("c1", load)]);
     expect(a).toEqual(listing(1));
     expect(b).toEqual(listing(1));

@@ -4,6 +4,12 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import pg from "pg";
 import { createTestDatabase } from "./support/db.ts";
 import { ADMIN_TOKEN, SECRETS_KEY } from "./support/app.ts";
+import { parseEnv, setEnv } from "../src/config.ts";
+import { connectDatabase, db, disconnectDatabase } from "../src/db/client.ts";
+import { signBody } from "../src/calcom/signature.ts";
+import { bookingCreated } from "./fixtures/webhooks.ts";
+import { createCompany, createWebhookSecret } from "./factories.ts";
+import { scopedPath } from "./support/webhooks.ts";
 
 // These tests start real calsync processes (tsx compiles the app first): slow on a busy 2-core CI.
 vi.setConfig({ testTimeout: 120_000 });
@@ -11,8 +17,24 @@ vi.setConfig({ testTimeout: 120_000 });
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 beforeAll(async () => {
   database = await createTestDatabase();
+  setEnv(parseEnv({ DATABASE_URL: database.url, ADMIN_TOKEN, SECRETS_KEY, LOG_LEVEL: "silent" }));
+  connectDatabase(database.url, { max: 3 });
 });
-afterAll(async () => database.drop());
+afterAll(async () => {
+  await disconnectDatabase();
+  await database.drop();
+});
+
+/** Waits until some statement of this database is waiting on a lock. */
+async function untilBlockedOnLock(client: pg.Client): Promise<void> {
+  for (;;) {
+    const { rows } = await client.query(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()",
+    );
+    if (rows[0].n > 0) return;
+    await new Promise((r) => setImmediate(r));
+  }
+}
 
 /** Starts `calsync serve` as a real process on a free port; resolves once it prints its URL. */
 async function startServer(): Promise<{ child: ChildProcessWithoutNullStreams; url: string; output: () => string }> {
@@ -46,13 +68,7 @@ describe("graceful shutdown", () => {
       headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_TOKEN}` },
       body: JSON.stringify({ query: "{ companies { totalCount } }" }),
     });
-    for (;;) {
-      const { rows } = await locker.query(
-        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()",
-      );
-      if (rows[0].n > 0) break;
-      await new Promise((r) => setImmediate(r));
-    }
+    await untilBlockedOnLock(locker);
 
     const exited = once(child, "exit");
     const signalledAt = Date.now();
@@ -70,5 +86,37 @@ describe("graceful shutdown", () => {
     const [code] = await exited;
     expect(code).toBe(0);
     expect(Date.now() - signalledAt).toBeLessThan(10_000);
+  });
+
+  it("on SIGTERM lets a running job finish its work before exiting", async () => {
+    const company = await createCompany();
+    const secret = await createWebhookSecret(company.id);
+    const { child, url, output } = await startServer();
+    const locker = new pg.Client({ connectionString: database.url });
+    await locker.connect();
+    await locker.query("BEGIN");
+    await locker.query("LOCK TABLE bookings IN ACCESS EXCLUSIVE MODE");
+
+    // The delivery is accepted (the inbox does not touch bookings); its job then blocks on the lock.
+    const body = JSON.stringify(bookingCreated({ uid: "shutdown-job-1" }));
+    const res = await fetch(`${url}${scopedPath(company.id)}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-cal-signature-256": signBody(secret, body) },
+      body,
+    });
+    expect(res.status).toBe(202);
+    const { id } = (await res.json()) as { id: string };
+    await untilBlockedOnLock(locker);
+
+    const exited = once(child, "exit");
+    child.kill("SIGTERM");
+    while (!output().includes('"shutting down"')) await once(child.stdout, "data");
+    await locker.query("COMMIT");
+    await locker.end();
+
+    const [code] = await exited;
+    expect(code).toBe(0);
+    expect(await db().webhookEvent.findUniqueOrThrow({ where: { id } })).toMatchObject({ status: "PROCESSED" });
+    expect(await db().booking.findUnique({ where: { uid: "shutdown-job-1" } })).not.toBeNull();
   });
 });
