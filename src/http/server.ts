@@ -16,6 +16,8 @@ export interface ServeOptions {
   worker: boolean;
   /** Called once shutdown completed (tests); default exits the process. */
   onExit?: (code: number) => void;
+  /** Leave the OpenTelemetry SDK running after shutdown (tests share it) (Default: false). */
+  keepTelemetry?: boolean;
 }
 
 export async function serve(options: ServeOptions) {
@@ -63,7 +65,9 @@ export async function serve(options: ServeOptions) {
       await step("http", () => app.close());
       await step("worker", async () => runner?.stop());
       await step("database", () => runtime.close());
-      await step("telemetry", async () => (await import("../../otel/sdk.ts")).stopTelemetry());
+      if (!options.keepTelemetry) {
+        await step("telemetry", async () => (await import("../../otel/sdk.ts")).stopTelemetry());
+      }
       clearTimeout(timer);
       (options.onExit ?? process.exit)(0);
     })();
