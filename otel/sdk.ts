@@ -85,7 +85,9 @@ export function startTelemetry(options: TelemetryOptions = {}): NodeSDK {
           ignoreIncomingRequestHook: (req) => /^\/(healthz|readyz|metrics)(\?|$)/.test(req.url ?? ""),
         },
       }),
-      new PrismaInstrumentation(),
+      // pg's instrumentation already traces every statement (with its text); Prisma's own
+      // db_query span would trace each one a second time, and serialize/compile are noise.
+      new PrismaInstrumentation({ ignoreSpanTypes: ["prisma:client:db_query", "prisma:client:serialize", "prisma:client:compile"] }),
     ],
   });
   sdk.start();
