@@ -7,6 +7,7 @@
  */
 import { encodeGlobalID } from "@pothos/plugin-relay";
 import { db } from "../src/db/client.ts";
+import { coverageSql } from "../src/domain/coverage.ts";
 import { connectCompany, createCompany } from "../test/factories.ts";
 import { Child } from "./lib/child.ts";
 import { benchPool, freshDatabase } from "./lib/db.ts";
@@ -21,24 +22,8 @@ const COVERAGE_QUERY = "{ coverageReport { totals { coveragePercent } companies 
 const PAGE_QUERY = "query($id: ID!) { company(id: $id) { services(first: 50) { totalCount edges { node { id name syncStatus } } } } }";
 
 /** src/domain/coverage.ts's aggregate, over every company (what the admin's coverageReport runs). */
-const COVERAGE_SQL = `
-  SELECT c.id AS company_id,
-         count(DISTINCT c.id)::int AS companies,
-         count(DISTINCT cc.company_id)::int AS connected,
-         count(s.id)::int AS total,
-         count(s.id) FILTER (WHERE s.is_active AND s.sync_status <> 'LEGACY')::int AS active,
-         count(s.id) FILTER (WHERE s.is_active AND s.sync_status <> 'LEGACY' AND s.sync_status = 'SYNCED')::int AS synced,
-         count(s.id) FILTER (WHERE s.sync_status = 'PENDING')::int AS pending,
-         count(s.id) FILTER (WHERE s.sync_status = 'ERROR')::int AS errored,
-         count(s.id) FILTER (WHERE s.is_active AND s.sync_status <> 'LEGACY' AND s.calcom_event_type_id IS NULL)::int AS never_synced,
-         count(s.id) FILTER (WHERE s.sync_status = 'LEGACY')::int AS legacy,
-         count(s.id) FILTER (WHERE s.sync_status = 'REMOTE_DELETED')::int AS remote_deleted,
-         max(s.last_calcom_sync) AS last_synced_at
-    FROM companies c
-    LEFT JOIN calcom_connections cc ON cc.company_id = c.id
-    LEFT JOIN services s ON s.company_id = c.id
-   GROUP BY GROUPING SETS ((c.id), ())
-   ORDER BY c.id NULLS FIRST`;
+const COVERAGE_SQL = coverageSql(null);
+const coverageFloorQuery = { text: COVERAGE_SQL.text, values: COVERAGE_SQL.values as unknown[] };
 const PAGE_SQL = "SELECT id, name, sync_status FROM services WHERE company_id = $1 ORDER BY name, id LIMIT 51";
 const COUNT_SQL = "SELECT count(*)::int AS n FROM services WHERE company_id = $1";
 
@@ -76,7 +61,7 @@ export async function graphql(ctx: SectionContext): Promise<Row[]> {
     const pageShot = shot(PAGE_QUERY, { id: encodeGlobalID("Company", bigId) });
 
     const coverage = await viaHttp(app, coverageShot, warm, requests, (b) => b.includes('"coverageReport":{"totals"'));
-    const coverageFloor = await viaPg(warm, requests, () => pool.query(COVERAGE_SQL));
+    const coverageFloor = await viaPg(warm, requests, () => pool.query(coverageFloorQuery.text, coverageFloorQuery.values));
     const page = await viaHttp(app, pageShot, warm, requests, (b) => b.includes(`"totalCount":${services}`));
     const pageFloor = await viaPg(warm, requests, () => Promise.all([pool.query(PAGE_SQL, [bigId]), pool.query(COUNT_SQL, [bigId])]));
     ctx.log(
