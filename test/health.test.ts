@@ -78,3 +78,27 @@ describe("health and readiness", () => {
     expect((await t.http().get("/readyz")).status).toBe(200);
   });
 });
+
+describe("bad requests outside GraphQL", () => {
+  it("answers malformed JSON to /graphql with a precise 400, not a 500", async () => {
+    const res = await t.http().post("/graphql").set({ "content-type": "application/json", authorization: "Bearer x" }).send("{not json");
+    expect(res.status).toBe(400);
+    expect(JSON.stringify(res.body)).not.toMatch(/stack|at \//);
+  });
+
+  it("answers an unknown route with 404 and still carries the request id", async () => {
+    const res = await t.http().get("/nope").set("x-request-id", "lost-1");
+    expect(res.status).toBe(404);
+    expect(res.headers["x-request-id"]).toBe("lost-1");
+  });
+
+  it("turns away requests with 503 and Retry-After once the server is draining", async () => {
+    const agent = t.http();
+    const closing = t.app.close();
+    const res = await agent.get("/healthz");
+    await closing;
+    expect(res.status).toBe(503);
+    expect(res.headers["retry-after"]).toBe("5");
+    expect(res.body).toEqual({ error: "unavailable" });
+  });
+});
