@@ -74,6 +74,10 @@ export async function createBooking(companyId: string, overrides: Partial<Prisma
   });
 }
 
+export async function createAuditEvent(companyId: string, overrides: Partial<Prisma.AuditEventUncheckedCreateInput> = {}) {
+  return db().auditEvent.create({ data: { companyId, actor: "admin", action: "company.created", details: {}, ...overrides } });
+}
+
 /**
  * The old system's shape: 7 companies, 1 connected to Cal.com, 36 services there (11 synced,
  * 25 active without a Cal.com id). Coverage is 11 / 36 = 30.56 %.
