@@ -5,7 +5,7 @@ import { afterAll, describe, expect, inject, it, vi } from "vitest";
 import pg from "pg";
 import { parseEnv, setEnv, env } from "../src/config.ts";
 import { db } from "../src/db/client.ts";
-import { listMigrations } from "../src/db/migrate.ts";
+import { diffMigrationsToSchema, listMigrations } from "../src/db/migrate.ts";
 import { migrateDatabase } from "../src/db/setup.ts";
 import { boot } from "../src/runtime.ts";
 import { serve } from "../src/http/server.ts";
@@ -50,6 +50,13 @@ describe("migrations", () => {
     expect(tables.rows.map((r) => r.t)).toEqual(
       expect.arrayContaining(["public.companies", "public.services", "public.webhook_events", "public.sync_runs", "public.bookings", "graphile_worker._private_jobs"]),
     );
+  });
+});
+
+describe("schema.prisma and the committed migrations", () => {
+  it("agree (a model change without its migration fails here)", async () => {
+    const sql = await diffMigrationsToSchema(inject("adminDatabaseUrl"));
+    expect(sql.trim()).toBe("-- This is an empty migration.");
   });
 });
 

@@ -125,13 +125,14 @@ describe("each trigger", () => {
     expect(await booking(uid)).toMatchObject({ status: "ACCEPTED", title: "Renamed", lastEventAt: new Date(at(1)) });
   });
 
-  it("MEETING_ENDED on a cancelled booking changes nothing", async () => {
+  it("MEETING_ENDED on a cancelled booking records meetingEndedAt and changes nothing else", async () => {
     const uid = uidOf("ended");
     await sendAll(bookingCreated({ uid, createdAt: at(1) }), bookingCancelled({ uid, createdAt: at(2) }));
     const before = await booking(uid);
     const [id] = await sendAll(meetingEndedFlat({ uid, title: "Something else", startTime: "2025-04-01T10:00:00Z" }));
     expect((await event(id!)).status).toBe("PROCESSED");
-    expect(await booking(uid)).toEqual(before);
+    expect(await booking(uid)).toEqual({ ...before, meetingEndedAt: expect.any(Date), updatedAt: expect.any(Date) });
+    expect((await booking(uid))?.status).toBe("CANCELLED");
   });
 
   it("PING is PROCESSED with no side effect", async () => {
@@ -148,6 +149,105 @@ describe("each trigger", () => {
     const [id] = await sendAll(unknownTrigger({ uid, triggerEvent: "BOOKING_LOCATION_UPDATED" }));
     expect(await event(id!)).toMatchObject({ status: "IGNORED", attempts: 1 });
     expect(await booking(uid)).toBeNull();
+  });
+});
+
+describe("lifecycle facts (PAID, MEETING_*, NO_SHOW_UPDATED)", () => {
+  it("BOOKING_PAID sets paidAt from the envelope and leaves the status ACCEPTED", async () => {
+    const uid = uidOf("paid-at");
+    await sendAll(bookingCreated({ uid, createdAt: at(1) }), bookingPaid({ uid, createdAt: at(2) }));
+    expect(await booking(uid)).toMatchObject({ status: "ACCEPTED", paidAt: new Date(at(2)), lastEventAt: new Date(at(1)) });
+    // A later payment event keeps the first time.
+    await sendAll(bookingPaid({ uid, createdAt: at(5), extra: { paymentId: 772 } }));
+    expect((await booking(uid))?.paidAt).toEqual(new Date(at(2)));
+  });
+
+  it("BOOKING_PAID for a booking not seen yet creates it paid, and the creation still applies", async () => {
+    const uid = uidOf("paid-first");
+    await sendAll(bookingPaid({ uid, createdAt: at(2) }), bookingCreated({ uid, title: "Created later", createdAt: at(1) }));
+    expect(await booking(uid)).toMatchObject({ status: "ACCEPTED", title: "Created later", paidAt: new Date(at(2)), lastEventAt: new Date(at(1)) });
+  });
+
+  it("MEETING_STARTED then MEETING_ENDED (flat) set both times, at delivery, without a status change", async () => {
+    const uid = uidOf("meeting-times");
+    await sendAll(bookingCreated({ uid, createdAt: at(1) }));
+    const before = Date.now();
+    await sendAll(meetingStartedFlat({ uid }));
+    const started = (await booking(uid))?.meetingStartedAt;
+    await sendAll(meetingEndedFlat({ uid }));
+    const after = Date.now();
+    const row = await booking(uid);
+    expect(row).toMatchObject({ status: "ACCEPTED", meetingStartedAt: started, meetingEndedAt: expect.any(Date), lastEventAt: new Date(at(1)) });
+    // The flat shape has no envelope time: the delivery time is used, not the booking's createdAt.
+    expect(started!.getTime()).toBeGreaterThanOrEqual(before - 1000);
+    expect(row!.meetingEndedAt!.getTime()).toBeGreaterThanOrEqual(started!.getTime());
+    expect(row!.meetingEndedAt!.getTime()).toBeLessThanOrEqual(after);
+  });
+
+  it("NO_SHOW_UPDATED counts attendees marked noShow, stores no personal data, and shows in GraphQL", async () => {
+    const c = await createCompany();
+    const to = { id: c.id, secret: await createWebhookSecret(c.id) };
+    const uid = uidOf("no-show");
+    await send(bookingCreated({ uid, createdAt: at(1) }), to);
+    await runWebhookJobs();
+    await send(bookingPaid({ uid, createdAt: at(2) }), to);
+    await runWebhookJobs();
+    await send(
+      bookingNoShowUpdated({
+        uid,
+        createdAt: at(3),
+        extra: { attendees: [{ email: "jdoe@example.com", noShow: true }, { email: "guest.person@example.org", noShow: false }] },
+      }),
+      to,
+    );
+    await runWebhookJobs();
+    const row = await booking(uid);
+    expect(row).toMatchObject({ status: "ACCEPTED", noShowAttendees: 1 });
+    expect(JSON.stringify(row)).not.toContain("@example");
+
+    const res = await t.gql(`query($id: ID!) { company(id: $id) { bookings { edges { node { uid status noShowAttendees paidAt meetingStartedAt meetingEndedAt } } } } }`, {
+      id: companyGid(c.id),
+    });
+    expect(res.body.errors).toBeUndefined();
+    expect(res.body.data.company.bookings.edges).toEqual([
+      { node: { uid, status: "ACCEPTED", noShowAttendees: 1, paidAt: new Date(at(2)).toISOString(), meetingStartedAt: null, meetingEndedAt: null } },
+    ]);
+  });
+
+  it("NO_SHOW_UPDATED older than the last state change does not overwrite the count", async () => {
+    const uid = uidOf("no-show-old");
+    await sendAll(
+      bookingCreated({ uid, createdAt: at(1) }),
+      bookingNoShowUpdated({ uid, createdAt: at(3) }),
+      bookingCancelled({ uid, createdAt: at(4) }),
+      bookingNoShowUpdated({ uid, createdAt: at(2), extra: { attendees: [{ email: "jdoe@example.com", noShow: false }] } }),
+    );
+    expect(await booking(uid)).toMatchObject({ status: "CANCELLED", noShowAttendees: 1 });
+    // A newer one applies, even on a cancelled booking, and the status stays.
+    await sendAll(bookingNoShowUpdated({ uid, createdAt: at(5), extra: { attendees: [{ email: "jdoe@example.com", noShow: false }] } }));
+    expect(await booking(uid)).toMatchObject({ status: "CANCELLED", noShowAttendees: 0 });
+  });
+
+  it("re-processing the lifecycle events gives the same row", async () => {
+    const uid = uidOf("lifecycle-twice");
+    const ids = await sendAll(
+      bookingCreated({ uid, createdAt: at(1) }),
+      bookingPaid({ uid, createdAt: at(2) }),
+      meetingStartedFlat({ uid }),
+      meetingEndedFlat({ uid }),
+      bookingNoShowUpdated({ uid, createdAt: at(3) }),
+    );
+    const before = await booking(uid);
+    expect(before).toMatchObject({ paidAt: new Date(at(2)), meetingStartedAt: expect.any(Date), meetingEndedAt: expect.any(Date), noShowAttendees: 1 });
+    // Stale duplicate jobs of every event, and re-deliveries of the same bodies.
+    for (const id of ids) await enqueue("process_webhook_event", { eventId: id });
+    await runWebhookJobs();
+    for (const body of [bookingPaid({ uid, createdAt: at(2) }), meetingEndedFlat({ uid }), bookingNoShowUpdated({ uid, createdAt: at(3) })]) {
+      const again = await deliver(t, scopedPath(company.id), body, { secret: company.secret });
+      expect(again.body.duplicate).toBe(true);
+    }
+    await runWebhookJobs();
+    expect(await booking(uid)).toEqual(before);
   });
 });
 

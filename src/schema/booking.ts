@@ -14,6 +14,21 @@ export const Booking = builder.prismaNode("Booking", {
     endTime: t.expose("endTime", { type: "DateTime" }),
     rescheduledFromUid: t.exposeString("rescheduledFromUid", { nullable: true }),
     cancelledAt: t.expose("cancelledAt", { type: "DateTime", nullable: true }),
+    paidAt: t.expose("paidAt", { type: "DateTime", nullable: true, description: "When the booking was paid (BOOKING_PAID)." }),
+    meetingStartedAt: t.expose("meetingStartedAt", {
+      type: "DateTime",
+      nullable: true,
+      description: "When MEETING_STARTED was sent (for legacy deliveries: when it was received).",
+    }),
+    meetingEndedAt: t.expose("meetingEndedAt", {
+      type: "DateTime",
+      nullable: true,
+      description: "When MEETING_ENDED was sent (for legacy deliveries: when it was received). Cal.com sends it at the scheduled end.",
+    }),
+    noShowAttendees: t.exposeInt("noShowAttendees", {
+      nullable: true,
+      description: "Attendees marked as no-show by the latest BOOKING_NO_SHOW_UPDATED.",
+    }),
   }),
 });
 

@@ -13,6 +13,14 @@
  * - Events without an envelope time (flat MEETING_*) count as older than anything with one.
  *   PAID, NO_SHOW_UPDATED and MEETING_* change no status: they create a booking not seen yet
  *   (without setting `lastEventAt`, so any state change still applies) and fill in missing facts.
+ * - They also record lifecycle facts, on any status (a cancelled booking may still be paid or
+ *   ended): PAID sets `paidAt`, MEETING_STARTED / MEETING_ENDED set `meetingStartedAt` /
+ *   `meetingEndedAt`, each once (the first event applied wins), at the envelope `createdAt`, else
+ *   (flat legacy MEETING_*, whose `createdAt` is the booking's own) the time the delivery was
+ *   received. The payload's startTime/endTime are the scheduled times, not when the call ran.
+ * - NO_SHOW_UPDATED sets `noShowAttendees`, the number of attendees marked `noShow: true` in that
+ *   delivery (a count only: no e-mails or names are kept), unless its envelope is older than
+ *   `lastEventAt`. Two NO_SHOW_UPDATED between the same state changes: the last applied wins.
  * All bookings touched by one event are locked (advisory lock per uid, in sorted order) for the
  * transaction, so concurrent events of one booking apply one after the other.
  */
@@ -51,6 +59,12 @@ interface BookingChange {
   rescheduledFromUid: string | null;
   /** False: the times only serve to create a booking not seen yet (the old side of a reschedule). */
   timesAuthoritative: boolean;
+  /** Lifecycle facts, set when the booking lacks them (PAID, MEETING_*). */
+  paidAt: Date | null;
+  meetingStartedAt: Date | null;
+  meetingEndedAt: Date | null;
+  /** NO_SHOW_UPDATED: attendees marked no-show; applied unless `at` is older than lastEventAt. */
+  noShowAttendees: number | null;
 }
 
 function isNewer(at: Date | null, last: Date | null): boolean {
@@ -88,6 +102,10 @@ async function applyChange(tx: Tx, companyId: string, c: BookingChange): Promise
         rescheduledFromUid: c.rescheduledFromUid,
         cancelledAt,
         lastEventAt: c.stateful ? c.at : null,
+        paidAt: c.paidAt,
+        meetingStartedAt: c.meetingStartedAt,
+        meetingEndedAt: c.meetingEndedAt,
+        noShowAttendees: c.noShowAttendees,
       },
     });
     return;
@@ -100,6 +118,13 @@ async function applyChange(tx: Tx, companyId: string, c: BookingChange): Promise
   if (existing.calcomEventTypeId === null && c.calcomEventTypeId !== null) data.calcomEventTypeId = c.calcomEventTypeId;
   if (existing.serviceId === null && c.serviceId !== null) data.serviceId = c.serviceId;
   if (existing.rescheduledFromUid === null && c.rescheduledFromUid !== null) data.rescheduledFromUid = c.rescheduledFromUid;
+  // Lifecycle facts change no status, so they are recorded on final bookings too.
+  if (existing.paidAt === null && c.paidAt !== null) data.paidAt = c.paidAt;
+  if (existing.meetingStartedAt === null && c.meetingStartedAt !== null) data.meetingStartedAt = c.meetingStartedAt;
+  if (existing.meetingEndedAt === null && c.meetingEndedAt !== null) data.meetingEndedAt = c.meetingEndedAt;
+  if (c.noShowAttendees !== null && c.noShowAttendees !== existing.noShowAttendees && isNewer(c.at, existing.lastEventAt)) {
+    data.noShowAttendees = c.noShowAttendees;
+  }
 
   if (c.stateful && isNewer(c.at, existing.lastEventAt)) {
     if (c.title !== null) data.title = c.title;
@@ -140,8 +165,18 @@ function activeStatus(facts: BookingFacts, fallback: string): string {
   return facts.status !== null && ACTIVE_STATUSES.has(facts.status) ? facts.status : fallback;
 }
 
-/** The booking changes an event asks for, or null when it is not about a booking we keep. */
-async function changesFor(tx: Tx, companyId: string, e: WebhookEnvelope): Promise<BookingChange[] | null> {
+/** BOOKING_NO_SHOW_UPDATED: how many attendees of this delivery are marked `noShow: true`. */
+function noShowCount(payload: Record<string, unknown>): number | null {
+  const attendees = payload["attendees"];
+  if (!Array.isArray(attendees)) return null;
+  return attendees.filter((a: unknown) => typeof a === "object" && a !== null && (a as Record<string, unknown>)["noShow"] === true).length;
+}
+
+/**
+ * The booking changes an event asks for, or null when it is not about a booking we keep.
+ * `receivedAt` stands in for the event time of lifecycle facts when there is no envelope time.
+ */
+async function changesFor(tx: Tx, companyId: string, e: WebhookEnvelope, receivedAt: Date): Promise<BookingChange[] | null> {
   const facts = e.booking;
   if (!facts?.uid) return null;
   const serviceId = await serviceFor(tx, companyId, facts.eventTypeId);
@@ -156,7 +191,12 @@ async function changesFor(tx: Tx, companyId: string, e: WebhookEnvelope): Promis
     serviceId,
     rescheduledFromUid: null,
     timesAuthoritative: true,
+    paidAt: null,
+    meetingStartedAt: null,
+    meetingEndedAt: null,
+    noShowAttendees: null,
   };
+  const eventTime = e.createdAt ?? receivedAt;
   switch (e.triggerEvent) {
     case "BOOKING_CREATED":
       return [{ ...base, stateful: true, status: activeStatus(facts, "ACCEPTED") }];
@@ -190,8 +230,15 @@ async function changesFor(tx: Tx, companyId: string, e: WebhookEnvelope): Promis
     case "BOOKING_PAID":
     case "BOOKING_NO_SHOW_UPDATED":
     case "MEETING_STARTED":
-    case "MEETING_ENDED":
-      return [{ ...base, at: null, stateful: false, status: activeStatus(facts, "ACCEPTED") }];
+    case "MEETING_ENDED": {
+      // Not a state change: `at` only orders the no-show count against lastEventAt.
+      const change: BookingChange = { ...base, stateful: false, status: activeStatus(facts, "ACCEPTED") };
+      if (e.triggerEvent === "BOOKING_PAID") change.paidAt = eventTime;
+      else if (e.triggerEvent === "MEETING_STARTED") change.meetingStartedAt = eventTime;
+      else if (e.triggerEvent === "MEETING_ENDED") change.meetingEndedAt = eventTime;
+      else change.noShowAttendees = noShowCount(e.payload);
+      return [change];
+    }
     default:
       return null;
   }
@@ -221,7 +268,7 @@ export async function processWebhookEvent(eventId: string): Promise<ProcessResul
       if (parsed.ok && parsed.event.triggerEvent === "PING") {
         status = "PROCESSED";
       } else if (parsed.ok) {
-        const changes = await changesFor(tx, companyId, parsed.event);
+        const changes = await changesFor(tx, companyId, parsed.event, row.received_at);
         if (changes) {
           const uids = [...new Set(changes.map((c) => c.uid))].sort();
           for (const uid of uids) await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`booking:${uid}`}, 0))`;
