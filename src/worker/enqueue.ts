@@ -5,12 +5,28 @@
  * travels in the payload as `_trace`, where the task wrapper picks it up.
  */
 import { context, propagation, SpanKind, trace } from "@opentelemetry/api";
+import type pg from "pg";
 import type { Prisma } from "../generated/prisma/client.ts";
 import { db } from "../db/client.ts";
 import { currentCorrelationId } from "../log.ts";
 import type { TaskName } from "../tasks/names.ts";
 
 type Tx = Prisma.TransactionClient;
+
+/**
+ * Where the job is added: a Prisma transaction, or a plain pg client inside a transaction of its
+ * own (the webhook inbox's hot path, which skips Prisma's interactive-transaction overhead).
+ */
+export type JobExecutor = Tx | pg.ClientBase;
+
+function isPgClient(x: JobExecutor): x is pg.ClientBase {
+  return !("$queryRawUnsafe" in x);
+}
+
+const ADD_JOB_SQL = `SELECT (graphile_worker.add_job(
+    identifier => $1::text, payload => $2::json, queue_name => $3::text, run_at => $4::timestamptz,
+    max_attempts => $5::int, job_key => $6::text, priority => $7::int
+  )).id::text AS id`;
 
 export interface JobSpec {
   /** Deduplicates/replaces a pending job with the same key (graphile-worker job_key). */
@@ -29,7 +45,7 @@ export async function enqueue(
   task: TaskName,
   payload: Record<string, unknown>,
   spec: JobSpec = {},
-  tx: Tx = db(),
+  tx: JobExecutor = db(),
 ): Promise<string> {
   return tracer.startActiveSpan(
     `${task} publish`,
@@ -47,16 +63,18 @@ export async function enqueue(
       try {
         const carrier: Record<string, string> = {};
         propagation.inject(context.active(), carrier);
-        const rows = await tx.$queryRaw<{ id: string }[]>`
-          SELECT (graphile_worker.add_job(
-            identifier => ${task}::text,
-            payload => ${JSON.stringify({ ...payload, _trace: carrier })}::json,
-            queue_name => ${spec.queueName ?? null}::text,
-            run_at => ${spec.runAt ?? null}::timestamptz,
-            max_attempts => ${spec.maxAttempts ?? null}::int,
-            job_key => ${spec.jobKey ?? null}::text,
-            priority => ${spec.priority ?? null}::int
-          )).id::text AS id`;
+        const params = [
+          task,
+          JSON.stringify({ ...payload, _trace: carrier }),
+          spec.queueName ?? null,
+          spec.runAt ?? null,
+          spec.maxAttempts ?? null,
+          spec.jobKey ?? null,
+          spec.priority ?? null,
+        ];
+        const rows = isPgClient(tx)
+          ? (await tx.query<{ id: string }>(ADD_JOB_SQL, params)).rows
+          : await tx.$queryRawUnsafe<{ id: string }[]>(ADD_JOB_SQL, ...params);
         const id = rows[0]!.id;
         span.setAttribute("messaging.message.id", id);
         return id;
