@@ -14,8 +14,8 @@ import {
 import { FakeCalcom } from "./support/fake-calcom.ts";
 import { spanExporter } from "./support/otel-setup.ts";
 
-const KEY = "cal_live_0123456789abcdef0123456789abcdef";
-const OTHER_KEY = "cal_live_fedcba9876543210fedcba9876543210";
+const KEY = "cal_test_0123456789abcdef0123456789abcdef";
+const OTHER_KEY = "cal_test_fedcba9876543210fedcba9876543210";
 const TEAM = 77;
 
 let fake: FakeCalcom;

@@ -13,7 +13,7 @@ describe("GraphQL spans never carry secrets", () => {
   it("records connectCalcom and addWebhookSecret as spans without their arguments or documents", async () => {
     spanExporter().reset();
     const company = await createCompany();
-    const apiKey = "cal_live_privacytestkey0123456789";
+    const apiKey = "cal_test_privacytestkey0123456789";
     h.fake.addApiKey(apiKey);
     const secret = "whsec_privacy_test_secret_value";
     const connect = await h.t.gql(

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import pg from "pg";
-import { inject } from "vitest";
 import { startTestApp, type TestApp } from "./support/app.ts";
+import { asAdmin } from "./support/db.ts";
 
 let t: TestApp;
 beforeAll(async () => {
@@ -9,15 +8,6 @@ beforeAll(async () => {
 });
 afterAll(async () => t.close());
 
-async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: inject("adminDatabaseUrl") });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
 
 describe("health and readiness", () => {
   it("answers /healthz while the process lives, with request and trace ids", async () => {
@@ -63,7 +53,7 @@ describe("health and readiness", () => {
 
   it("is not ready (503) while the database refuses connections, and ready again after", async () => {
     const name = new URL(t.databaseUrl).pathname.slice(1);
-    await admin(async (c) => {
+    await asAdmin(async (c) => {
       await c.query(`ALTER DATABASE "${name}" ALLOW_CONNECTIONS false`);
       await c.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", [name]);
     });
@@ -73,7 +63,7 @@ describe("health and readiness", () => {
       expect(res.body).toEqual({ status: "unavailable", reason: "database unavailable" });
       expect((await t.http().get("/healthz")).status).toBe(200);
     } finally {
-      await admin((c) => c.query(`ALTER DATABASE "${name}" ALLOW_CONNECTIONS true`));
+      await asAdmin((c) => c.query(`ALTER DATABASE "${name}" ALLOW_CONNECTIONS true`));
     }
     expect((await t.http().get("/readyz")).status).toBe(200);
   });

@@ -10,6 +10,7 @@ import { migrateDatabase } from "../src/db/setup.ts";
 import { boot } from "../src/runtime.ts";
 import { serve } from "../src/http/server.ts";
 import { ADMIN_TOKEN, SECRETS_KEY } from "./support/app.ts";
+import { asAdmin } from "./support/db.ts";
 
 vi.setConfig({ testTimeout: 120_000 });
 
@@ -17,24 +18,15 @@ const dataDir = mkdtempSync(join(tmpdir(), "calsync-runtime-"));
 chmodSync(dataDir, 0o755);
 const emptyDb = `calsync_empty_${process.pid}`;
 
-async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: inject("adminDatabaseUrl") });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
 
 afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
-  await admin((c) => c.query(`DROP DATABASE IF EXISTS "${emptyDb}" WITH (FORCE)`));
+  await asAdmin((c) => c.query(`DROP DATABASE IF EXISTS "${emptyDb}" WITH (FORCE)`));
 });
 
 describe("migrations", () => {
   it("bring an empty database to the current schema once, and then have nothing to do", async () => {
-    await admin((c) => c.query(`CREATE DATABASE "${emptyDb}"`));
+    await asAdmin((c) => c.query(`CREATE DATABASE "${emptyDb}"`));
     const url = new URL(inject("adminDatabaseUrl"));
     url.pathname = `/${emptyDb}`;
     const expected = await listMigrations();

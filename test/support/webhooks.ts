@@ -7,13 +7,12 @@ import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
 import { encodeGlobalID } from "@pothos/plugin-relay";
 import { Logger, runOnce } from "graphile-worker";
-import { inject } from "vitest";
-import pg from "pg";
 import { signBody } from "../../src/calcom/signature.ts";
 import { pool } from "../../src/db/client.ts";
 import { configureLogger } from "../../src/log.ts";
 import { taskList } from "../../src/tasks/index.ts";
 import { settleJobs } from "./worker.ts";
+import { asAdmin } from "./db.ts";
 import { serialize, type Body } from "../fixtures/webhooks.ts";
 import type { TestApp } from "./app.ts";
 
@@ -124,13 +123,7 @@ export async function makeJobsDue(): Promise<void> {
 
 /** Runs SQL on the test database as the server admin (outside the app's pool). */
 export async function adminQuery(sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: inject("adminDatabaseUrl") });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
+  await asAdmin((c) => c.query(sql));
 }
 
 /** Collects every log line (debug and up) until `stop()`; then the logger is silent again. */
