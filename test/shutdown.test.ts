@@ -1,6 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { once } from "node:events";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import pg from "pg";
 import { createTestDatabase } from "./support/db.ts";
 import { ADMIN_TOKEN, SECRETS_KEY } from "./support/app.ts";
@@ -25,6 +25,13 @@ afterAll(async () => {
   await database.drop();
 });
 
+// A test that fails half-way must not leave its server running.
+const children = new Set<ChildProcessWithoutNullStreams>();
+afterEach(() => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  children.clear();
+});
+
 /** Waits until some statement of this database is waiting on a lock. */
 async function untilBlockedOnLock(client: pg.Client): Promise<void> {
   for (;;) {
@@ -41,6 +48,7 @@ async function startServer(): Promise<{ child: ChildProcessWithoutNullStreams; u
   const child = spawn(process.execPath, ["--import", "tsx", "--import", "./otel/register.ts", "src/cli.ts", "serve"], {
     env: { ...process.env, DATABASE_URL: database.url, ADMIN_TOKEN, SECRETS_KEY, PORT: "0", LOG_LEVEL: "info" },
   });
+  children.add(child);
   let out = "";
   child.stderr.on("data", (d) => (out += d));
   const url = await new Promise<string>((resolve, reject) => {
