@@ -134,11 +134,7 @@ export function buildCli(): Command {
     .action(() =>
       withRuntime(async () => {
         const { coverageReport } = await import("./domain/coverage.ts");
-        const { db } = await import("./db/client.ts");
         const report = await coverageReport(null);
-        const names = new Map(
-          (await db().company.findMany({ select: { id: true, slug: true } })).map((c) => [c.id, c.slug]),
-        );
         const table = new Table({
           head: ["company", "calcom", "active", "synced", "orphaned", "errored", "legacy", "deleted", "coverage"],
         });
@@ -147,7 +143,7 @@ export function buildCli(): Command {
           c.legacyServices, c.remoteDeletedServices, `${c.coveragePercent.toFixed(2)} %`,
         ];
         for (const c of report.companies) {
-          table.push(row(names.get(c.companyId) ?? c.companyId, c.calcomConnected ? "yes" : "no", c.coverage));
+          table.push(row(c.slug, c.calcomConnected ? "yes" : "no", c.coverage));
         }
         table.push(row(`all (${report.totalCompanies})`, `${report.companiesUsingCalcom}`, report.totals));
         console.log(table.toString());

@@ -9,6 +9,7 @@ import { connectDatabase, disconnectDatabase } from "./db/client.ts";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "./db/embedded.ts";
 import { migrateDatabase } from "./db/setup.ts";
 import { configureLogger, log } from "./log.ts";
+import { closeRateLimitStores } from "./ratelimit.ts";
 import { randomAdminToken, randomSecretsKey } from "./secrets.ts";
 
 export interface Runtime {
@@ -69,6 +70,7 @@ export async function boot(options: BootOptions = {}): Promise<Runtime> {
     adminTokenHint,
     embedded,
     close: async () => {
+      await closeRateLimitStores();
       await disconnectDatabase();
       await stopEmbedded?.stop();
     },

@@ -24,19 +24,16 @@ export interface Coverage {
   lastSyncedAt: Date | null;
 }
 
-export interface CoverageRow extends Coverage {
-  companyId: string | null;
-}
-
 export interface CoverageReport {
   totalCompanies: number;
   companiesUsingCalcom: number;
   totals: Coverage;
-  companies: { companyId: string; calcomConnected: boolean; coverage: Coverage }[];
+  companies: { companyId: string; slug: string; calcomConnected: boolean; coverage: Coverage }[];
 }
 
 interface RawRow {
   company_id: string | null;
+  slug: string | null;
   companies: number;
   connected: number;
   total: number;
@@ -74,6 +71,7 @@ export function coverageSql(companyIds: readonly string[] | null): Prisma.Sql {
   // to companies: cheaper than DISTINCT counts over the joined rows.
   return Prisma.sql`
     SELECT c.id AS company_id,
+           max(c.slug) AS slug,
            count(*)::int AS companies,
            count(cc.company_id)::int AS connected,
            coalesce(sum(s.total), 0)::int AS total,
@@ -124,7 +122,7 @@ export async function coverageReport(companyIds: readonly string[] | null): Prom
   const rows = await aggregate(companyIds);
   const totalsRow = rows.find((r) => r.company_id === null);
   const empty: RawRow = {
-    company_id: null, companies: 0, connected: 0, total: 0, active: 0, synced: 0, pending: 0,
+    company_id: null, slug: null, companies: 0, connected: 0, total: 0, active: 0, synced: 0, pending: 0,
     errored: 0, never_synced: 0, legacy: 0, remote_deleted: 0, last_synced_at: null,
   };
   const totals = totalsRow ?? empty;
@@ -134,6 +132,6 @@ export async function coverageReport(companyIds: readonly string[] | null): Prom
     totals: toCoverage(totals),
     companies: rows
       .filter((r): r is RawRow & { company_id: string } => r.company_id !== null)
-      .map((r) => ({ companyId: r.company_id, calcomConnected: r.connected > 0, coverage: toCoverage(r) })),
+      .map((r) => ({ companyId: r.company_id, slug: r.slug ?? "", calcomConnected: r.connected > 0, coverage: toCoverage(r) })),
   };
 }

@@ -41,11 +41,8 @@ function registerDatabaseGauges(): void {
         }
         observer.observe(oldestDue, oldest);
         const report = await coverageReport(null);
-        const slugs = new Map(
-          (await pool().query<{ id: string; slug: string }>("SELECT id, slug FROM companies")).rows.map((r) => [r.id, r.slug]),
-        );
         for (const c of report.companies) {
-          observer.observe(coverage, c.coverage.coveragePercent, { company_id: c.companyId, company: slugs.get(c.companyId) ?? "" });
+          observer.observe(coverage, c.coverage.coveragePercent, { company_id: c.companyId, company: c.slug });
         }
       } catch (err) {
         log("http").warn({ err: (err as Error).message }, "metrics gauges unavailable");
