@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError } from "commander";
 import Table from "cli-table3";
 import { decodeGlobalID, encodeGlobalID } from "@pothos/plugin-relay";
 import { ConfigError } from "./config.ts";
+import { registerTokenRevoke } from "./cli/token-revoke.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -112,6 +113,8 @@ export function buildCli(): Command {
         console.log(plaintext);
       }),
     );
+
+  registerTokenRevoke(token, withRuntime);
 
   program
     .command("sync")
