@@ -48,7 +48,7 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-const ANSI = /\u001b\[/;
+const hasAnsi = (s: string) => s.includes("\u001b[");
 
 describe("the CLI beside `calsync serve` on the same DATA_DIR", () => {
   it("publishes the embedded database's address in a file only its owner can read", () => {
@@ -83,7 +83,7 @@ describe("the CLI beside `calsync serve` on the same DATA_DIR", () => {
     for (const args of [["coverage", "--json"], ["--json", "coverage"]]) {
       const { code, stdout, stderr } = await calsync(args);
       expect(code).toBe(0);
-      expect(ANSI.test(stdout)).toBe(false);
+      expect(hasAnsi(stdout)).toBe(false);
       const report = JSON.parse(stdout) as { totalCompanies: number; companies: { slug: string; coverage: { activeServices: number } }[] };
       expect(report.totalCompanies).toBe(1);
       expect(report.companies[0]).toMatchObject({ slug: "beside", coverage: { activeServices: 0 } });
@@ -91,7 +91,7 @@ describe("the CLI beside `calsync serve` on the same DATA_DIR", () => {
       for (const line of stderr.trim().split("\n")) expect(() => JSON.parse(line) as unknown).not.toThrow();
     }
     const table = await calsync(["coverage"]);
-    expect(ANSI.test(table.stdout)).toBe(false);
+    expect(hasAnsi(table.stdout)).toBe(false);
     expect(table.stdout).toMatch(/beside\s+│\s+no\s+│\s+0\s+│.*no services/);
   });
 
