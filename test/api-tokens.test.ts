@@ -145,16 +145,22 @@ describe("calsync token revoke", () => {
     const c = await createCompany();
     const byGid = await mint(c.id);
     const byUuid = await mint(c.id);
-    const lines: string[] = [];
-    const spy = vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => void lines.push(a.join(" ")));
-    try {
-      await buildCli().parseAsync(["node", "calsync", "token", "revoke", byGid.tokenId]);
-      await buildCli().parseAsync(["node", "calsync", "token", "revoke", decodeGlobalID(byUuid.tokenId).id, "--json"]);
-    } finally {
-      spy.mockRestore();
-    }
-    expect(lines[0]).toContain(`revoked token ${byGid.prefix}`);
-    expect(JSON.parse(lines[1]!)).toMatchObject({ id: byUuid.tokenId, prefix: byUuid.prefix });
+    const run = async (...args: string[]) => {
+      let out = "";
+      const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
+        out += String(chunk);
+        return true;
+      });
+      try {
+        await buildCli().parseAsync(["node", "calsync", ...args]);
+      } finally {
+        spy.mockRestore();
+      }
+      return out;
+    };
+    expect(await run("token", "revoke", byGid.tokenId)).toContain(`revoked token ${byGid.prefix}`);
+    const json = JSON.parse(await run("token", "revoke", decodeGlobalID(byUuid.tokenId).id, "--json"));
+    expect(json).toMatchObject({ id: byUuid.tokenId, prefix: byUuid.prefix, companyId: gid("Company", c.id) });
     // The command's runtime closed this process's pool on exit: reconnect to look.
     connectDatabase(t.databaseUrl, { max: 2 });
     for (const m of [byGid, byUuid]) {

@@ -10,7 +10,7 @@ import { CalcomError, InvalidCredentials, NotFound, RateLimited, RequestRejected
 import { clientForKey, secretBox } from "../calcom/for-company.ts";
 import { db } from "../db/client.ts";
 import { log } from "../log.ts";
-import { AppError, NotFoundError, UserInputError } from "../schema/errors.ts";
+import { AppError, NotFoundError, UserInputError } from "./errors.ts";
 import { invalidateListing, rememberListing } from "../sync/listing-cache.ts";
 import { audit } from "./audit.ts";
 import { NotTeamAdmin, proveTeamAdmin } from "./calcom-ownership.ts";

@@ -14,7 +14,7 @@ import type pg from "pg";
 import type { WebhookEventStatus } from "../generated/prisma/enums.ts";
 import { db, pool } from "../db/client.ts";
 import { audit } from "../domain/audit.ts";
-import { NotFoundError, UserInputError } from "../schema/errors.ts";
+import { NotFoundError, UserInputError } from "../domain/errors.ts";
 import { enqueue } from "../worker/enqueue.ts";
 
 /** Attempts of one processing job before the event is FAILED (graphile-worker backs off between). */
