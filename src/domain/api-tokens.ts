@@ -6,7 +6,7 @@
  * reads the row on each request (no cache of valid tokens).
  */
 import { db } from "../db/client.ts";
-import { NotFoundError } from "../schema/errors.ts";
+import { NotFoundError } from "./errors.ts";
 import { audit } from "./audit.ts";
 
 /** `last_used_at` is written at most this often per token (across every process). */
