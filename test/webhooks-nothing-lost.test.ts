@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { pool } from "../src/db/client.ts";
-import { createCompany, createService, createWebhookSecret } from "./factories.ts";
+import { connectCompany, createCompany, createService, createWebhookSecret } from "./factories.ts";
 import { bookingCreated, serialize } from "./fixtures/webhooks.ts";
 import { startTestApp, type TestApp } from "./support/app.ts";
 import { deliver, runWebhookJobs, scopedPath } from "./support/webhooks.ts";
@@ -21,6 +21,7 @@ beforeAll(async () => {
   t = await startTestApp({ CALCOM_WEBHOOK_SECRET: SHARED_SECRET });
   const c = await createCompany();
   company = { id: c.id, secret: await createWebhookSecret(c.id) };
+  await connectCompany(c.id); // proved: unscoped deliveries of its event types reach it
   await createService(c.id, { calcomEventTypeId: EVENT_TYPE });
 });
 afterAll(async () => t.close());

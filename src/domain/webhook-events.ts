@@ -12,7 +12,7 @@
 import { context, propagation, ROOT_CONTEXT } from "@opentelemetry/api";
 import { db } from "../db/client.ts";
 import type { WebhookEventStatus } from "../generated/prisma/enums.ts";
-import { NotFoundError, UserInputError } from "../schema/errors.ts";
+import { NotFoundError, UserInputError } from "./errors.ts";
 import { PROCESS_MAX_ATTEMPTS } from "../webhooks/inbox.ts";
 import { carrierOf, rematchUnmatched } from "../webhooks/match.ts";
 import { enqueue } from "../worker/enqueue.ts";

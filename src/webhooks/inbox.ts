@@ -44,6 +44,8 @@ export interface Delivery {
   rawBody: string | null;
   contentType: string | null;
   eventCreatedAt: Date | null;
+  /** Why the event is not processed (UNMATCHED: the routing reason), shown to the admin as `lastError`. */
+  note?: string | null;
   correlationId: string;
   traceId: string | null;
   traceCarrier: Record<string, string>;
@@ -73,14 +75,14 @@ async function insertOrCount(client: pg.ClientBase, { delivery: d, form, rawByte
   const inserted = await client.query<{ id: string }>(
     `INSERT INTO webhook_events (id, company_id, trigger_event, status, correlation_id, trace_id, body_sha256,
                                  payload, raw_body, content_type, event_created_at, trace_carrier, raw_bytes,
-                                 calcom_event_type_id, booking_uid, calcom_booking_id)
+                                 calcom_event_type_id, booking_uid, calcom_booking_id, last_error)
      VALUES ($1::uuid, $2::uuid, $3, $4::"WebhookEventStatus", $5, $6, $7, $8::jsonb, $9, $10, $11::timestamptz, $12::jsonb, $13,
-             $14::int, $15, $16::int)
+             $14::int, $15, $16::int, $17)
      ON CONFLICT DO NOTHING
      RETURNING id::text AS id`,
     [id, d.companyId, d.triggerEvent, d.status, d.correlationId, d.traceId, d.bodySha256, d.payloadJson,
       d.rawBody, d.contentType, d.eventCreatedAt, JSON.stringify(d.traceCarrier), rawBytes,
-      d.keys.eventTypeId, d.keys.bookingUid, d.keys.bookingId],
+      d.keys.eventTypeId, d.keys.bookingUid, d.keys.bookingId, d.note ?? null],
   );
   if (inserted.rowCount === 1) {
     if (d.status === "RECEIVED") {

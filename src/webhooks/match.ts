@@ -1,10 +1,11 @@
 /**
  * Which company an event from the unscoped paths belongs to, now or later.
  *
- * An event is matched by, in this order:
- *   1. its `eventTypeId`, when exactly one company holds a service for that Cal.com event type;
- *   2. its booking `uid` (`uid`/`bookingUid`), when a company holds that booking (uids are global);
- *   3. its Cal.com booking id, when exactly one company holds a booking with it.
+ * An event is matched, only ever to a company whose Cal.com connection's ownership is proved
+ * (domain/calcom-ownership.ts), by, in this order:
+ *   1. its `eventTypeId`, when exactly one such company holds a service for that event type;
+ *   2. its booking `uid` (`uid`/`bookingUid`), when such a company holds that booking (uids are global);
+ *   3. its Cal.com booking id, when exactly one such company holds a booking with it.
  * Events that carry no usable `eventTypeId` (BOOKING_NO_SHOW_UPDATED, AFTER_*_NO_SHOW, the
  * BOOKING_CANCELLED of a host's "Request reschedule") are matched by 2 or 3; the first booking of
  * an event type created since the last sync is matched by 1 once a sync has brought its service.
@@ -50,22 +51,69 @@ export function matchKeysOf(event: WebhookEnvelope): MatchKeys {
 
 export const NO_KEYS: MatchKeys = { eventTypeId: null, bookingUid: null, bookingId: null };
 
-/** The company for keys $1 (event type), $2 (booking uid), $3 (booking id), as SQL (see module comment). */
+/**
+ * Companies that may receive unscoped deliveries: their Cal.com connection's ownership is proved
+ * (domain/calcom-ownership.ts). Every rule below looks only at these.
+ */
+const PROVED = (company: string) =>
+  `EXISTS (SELECT 1 FROM calcom_connections c WHERE c.company_id = ${company} AND c.ownership_verified_at IS NOT NULL)`;
+
+/** The company for keys (event type, booking uid, booking id) as SQL, or NULL (see the module comment). */
 const COMPANY_FOR_KEYS = (et: string, uid: string, bid: string) => `COALESCE(
     (SELECT (array_agg(DISTINCT s.company_id))[1] FROM services s
-      WHERE s.calcom_event_type_id = ${et} HAVING count(DISTINCT s.company_id) = 1),
-    (SELECT b.company_id FROM bookings b WHERE b.uid = ${uid}),
+      WHERE s.calcom_event_type_id = ${et} AND ${PROVED("s.company_id")} HAVING count(DISTINCT s.company_id) = 1),
+    (SELECT b.company_id FROM bookings b WHERE b.uid = ${uid} AND ${PROVED("b.company_id")}),
     (SELECT (array_agg(DISTINCT b.company_id))[1] FROM bookings b
-      WHERE b.calcom_booking_id = ${bid} HAVING count(DISTINCT b.company_id) = 1))`;
+      WHERE b.calcom_booking_id = ${bid} AND ${PROVED("b.company_id")} HAVING count(DISTINCT b.company_id) = 1))`;
 
-/** The one company these keys name, or null. */
-export async function companyForKeys(keys: MatchKeys): Promise<string | null> {
-  if (keys.eventTypeId === null && keys.bookingUid === null && keys.bookingId === null) return null;
-  const { rows } = await pool().query<{ company_id: string | null }>(
-    `SELECT ${COMPANY_FOR_KEYS("$1::int", "$2::text", "$3::int")}::text AS company_id`,
+/** Why an unscoped delivery was stored UNMATCHED (a metric label and the event's `lastError`). */
+export type UnmatchedReason = "no_event_type" | "unknown_event_type" | "unverified_connection" | "ambiguous";
+
+export type Route = { companyId: string; reason?: undefined } | { companyId: null; reason: UnmatchedReason; detail: string };
+
+const LATER = " It is matched again after every successful sync and whenever a webhook brings its booking.";
+
+/**
+ * Where an unscoped delivery goes. Invariant (security, issue 11): only to a company whose
+ * Cal.com connection's ownership is proved. By its event type when exactly one proved company
+ * holds a service for it, else by its booking (uid, then Cal.com id) when a proved company holds
+ * it. Anything else stays UNMATCHED with its reason: no event type in the payload, an event type
+ * nobody holds, holders whose connections are not proved, or several proved holders (never guess
+ * between tenants).
+ */
+export async function routeUnscoped(keys: MatchKeys): Promise<Route> {
+  const { rows } = await pool().query<{ by_keys: string | null; holders: number; proved: number }>(
+    `SELECT ${COMPANY_FOR_KEYS("$1::int", "$2::text", "$3::int")}::text AS by_keys,
+            (SELECT count(DISTINCT s.company_id)::int FROM services s WHERE s.calcom_event_type_id = $1::int) AS holders,
+            (SELECT count(DISTINCT s.company_id)::int FROM services s
+              WHERE s.calcom_event_type_id = $1::int AND ${PROVED("s.company_id")}) AS proved`,
     [keys.eventTypeId, keys.bookingUid, keys.bookingId],
   );
-  return rows[0]?.company_id ?? null;
+  const row = rows[0]!;
+  if (row.by_keys) return { companyId: row.by_keys };
+  const et = keys.eventTypeId;
+  if (et === null) {
+    return {
+      companyId: null,
+      reason: "no_event_type",
+      detail: `unmatched: the payload names no eventTypeId${keys.bookingUid || keys.bookingId ? ", and no company holds its booking yet" : ""}.${LATER}`,
+    };
+  }
+  if (row.proved > 1) {
+    return {
+      companyId: null,
+      reason: "ambiguous",
+      detail: `unmatched: event type ${et} is held by ${row.proved} companies with proved Cal.com connections; deliver it to a company's own webhook URL instead`,
+    };
+  }
+  if (row.holders > 0) {
+    return {
+      companyId: null,
+      reason: "unverified_connection",
+      detail: `unmatched: event type ${et} is held only by companies whose Cal.com team admin rights are not proved (reconnect or sync them).${LATER}`,
+    };
+  }
+  return { companyId: null, reason: "unknown_event_type", detail: `unmatched: no company holds event type ${et}.${LATER}` };
 }
 
 export interface RematchScope {

@@ -23,12 +23,12 @@ import { SIGNATURE_HEADER, verifySignature } from "../../calcom/signature.ts";
 import { env } from "../../config.ts";
 import { activeSecrets } from "../../domain/webhook-secrets.ts";
 import { log } from "../../log.ts";
-import { recordWebhook, type WebhookOutcome } from "../../metrics.ts";
+import { recordWebhook, webhooksUnmatched, type WebhookOutcome } from "../../metrics.ts";
 import { createLimiter, RateLimiterRes } from "../../ratelimit.ts";
 import { isUuid } from "../../schema/ids.ts";
 import { errorLine } from "../../webhooks/errors.ts";
 import { storeDelivery, type Delivery, type Stored } from "../../webhooks/inbox.ts";
-import { companyForKeys, matchKeysOf, NO_KEYS } from "../../webhooks/match.ts";
+import { matchKeysOf, NO_KEYS, routeUnscoped, type Route } from "../../webhooks/match.ts";
 import { requestIdOf } from "../request-context.ts";
 
 export const WEBHOOK_PATHS = ["/webhooks/calcom/:companyId", "/webhooks/calcom", "/api/calcom/webhook"] as const;
@@ -221,11 +221,19 @@ export async function calcomWebhookRoutes(app: FastifyInstance): Promise<void> {
     } else {
       const event = parsed.event;
       const keys = matchKeysOf(event);
+      let note: string | null = null;
       if (!scoped) {
+        let route: Route;
         try {
-          companyId = await companyForKeys(keys);
+          route = await routeUnscoped(keys);
         } catch (err) {
           return unavailable(req, reply, err);
+        }
+        companyId = route.companyId;
+        if (route.companyId === null) {
+          note = route.detail;
+          webhooksUnmatched.add(1, { reason: route.reason });
+          span?.setAttribute("calsync.webhook.unmatched_reason", route.reason);
         }
       }
       delivery = {
@@ -237,6 +245,7 @@ export async function calcomWebhookRoutes(app: FastifyInstance): Promise<void> {
         rawBody: null,
         eventCreatedAt: event.createdAt,
         keys,
+        note,
       };
     }
     span?.setAttribute("calsync.webhook.trigger", delivery.triggerEvent);
