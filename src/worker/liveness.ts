@@ -165,7 +165,7 @@ async function recoverIn(client: pg.ClientBase, deadAfterSeconds: number, self: 
  * Beats for `workerId` and recovers dead workers until `stop()`, which deletes the heartbeat row
  * (a clean stop is not a death: nothing of ours is left locked by then).
  */
-export function startLiveness(workerId: string, options: LivenessOptions): { stop: () => Promise<void> } {
+export async function startLiveness(workerId: string, options: LivenessOptions): Promise<{ stop: () => Promise<void> }> {
   const logger = log("worker");
   const deadAfterMs = options.deadAfterMs;
   const beatMs = options.beatMs ?? clamp(deadAfterMs / 6, 250, 5_000);
@@ -199,7 +199,7 @@ export function startLiveness(workerId: string, options: LivenessOptions): { sto
     }
   };
   // One loop at a time per kind: a slow database never piles up beats.
-  const loop = (fn: () => Promise<void>, ms: number) => {
+  const loop = (fn: () => Promise<void>, ms: number, firstAfterMs: number) => {
     let timer: NodeJS.Timeout | undefined;
     let running: Promise<void> = Promise.resolve();
     const tick = () => {
@@ -208,14 +208,16 @@ export function startLiveness(workerId: string, options: LivenessOptions): { sto
         if (!stopped) timer = setTimeout(tick, ms).unref();
       });
     };
-    tick();
+    timer = setTimeout(tick, firstAfterMs).unref();
     return async () => {
       clearTimeout(timer);
       await running;
     };
   };
-  const stopBeat = loop(beat, beatMs);
-  const stopCheck = loop(check, checkMs);
+  // The first beat is written before start returns, so a started worker is visible at once.
+  await beat();
+  const stopBeat = loop(beat, beatMs, beatMs);
+  const stopCheck = loop(check, checkMs, 0);
   logger.info({ workerId, host, pid, deadAfterMs }, "worker started");
   return {
     stop: async () => {

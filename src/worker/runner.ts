@@ -51,7 +51,7 @@ export async function startWorker(options: WorkerOptions): Promise<Runner> {
     logger: workerLogger(),
   });
   if (!workerId) throw new Error("graphile-worker started without announcing its worker id");
-  const liveness = startLiveness(workerId, { deadAfterMs: env().WORKER_DEAD_AFTER_SECONDS * 1000, ...options.liveness });
+  const liveness = await startLiveness(workerId, { deadAfterMs: env().WORKER_DEAD_AFTER_SECONDS * 1000, ...options.liveness });
   const stopRunner = runner.stop.bind(runner);
   runner.stop = async (reason?: string) => {
     try {
