@@ -43,20 +43,22 @@ export function buildCli(): Command {
     .action(async () => {
       longRunning = true;
       const { boot } = await import("./runtime.ts");
-      const { startWorker } = await import("./worker/runner.ts");
+      const { forceRelease, startWorker } = await import("./worker/runner.ts");
+      const { onStopSignals, runShutdown } = await import("./shutdown.ts");
+      const { log } = await import("./log.ts");
       const { syncCronItems } = await import("./worker/cron.ts");
       const runtime = await boot();
       const runner = await startWorker({
         concurrency: runtime.env.WORKER_CONCURRENCY,
         cron: syncCronItems(runtime.env.SYNC_CRON),
       });
-      const stop = async () => {
-        await runner.stop();
-        await runtime.close();
-        process.exit(0);
-      };
-      process.once("SIGTERM", () => void stop());
-      process.once("SIGINT", () => void stop());
+      onStopSignals((signal) => {
+        log("worker").info({ signal }, "shutting down");
+        return runShutdown({
+          steps: [[{ name: "worker", run: () => runner.stop() }], [{ name: "database", run: () => runtime.close() }]],
+          onDeadline: () => forceRelease(runner),
+        });
+      });
     });
 
   program

@@ -42,7 +42,7 @@ export interface KeyedClientInput {
 }
 
 /** A client for a plain key (connectCalcom checks a key before it is stored). */
-export function clientForKey(input: KeyedClientInput, defaults: ClientTuning = {}): CalcomClient {
+export function clientForKey(input: KeyedClientInput, defaults: ClientTuning = {}, signal?: AbortSignal): CalcomClient {
   const config = env();
   const budget = rateBudget();
   return new CalcomClient({
@@ -52,14 +52,18 @@ export function clientForKey(input: KeyedClientInput, defaults: ClientTuning = {
     timeoutMs: config.CALCOM_TIMEOUT_MS,
     ...defaults,
     ...tuning,
-    acquire: () => budget.acquire(input.fingerprint),
+    acquire: (abort) => budget.acquire(input.fingerprint, abort),
+    ...(signal ? { signal } : {}),
     onResponse: (status) => calcomRequests.add(1, { status: String(status) }),
     ...(input.companyId ? { spanAttributes: { "calsync.company_id": input.companyId } } : {}),
   });
 }
 
-/** The client of a connected company; throws `NotConnected` when it has no connection. */
-export async function clientForCompany(companyId: string): Promise<CalcomClient> {
+/**
+ * The client of a connected company; throws `NotConnected` when it has no connection. `signal`
+ * (a job's abort signal) interrupts its requests and waits.
+ */
+export async function clientForCompany(companyId: string, signal?: AbortSignal): Promise<CalcomClient> {
   const connection = await db().calcomConnection.findUnique({
     where: { companyId },
     select: { apiKeyEncrypted: true, apiKeyFingerprint: true, teamId: true },
@@ -70,5 +74,5 @@ export async function clientForCompany(companyId: string): Promise<CalcomClient>
     fingerprint: connection.apiKeyFingerprint,
     teamId: connection.teamId,
     companyId,
-  });
+  }, {}, signal);
 }
