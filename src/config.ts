@@ -35,6 +35,7 @@ export const envSchema = z
       .min(24, "must be at least 24 characters; create one with `openssl rand -hex 24`")
       .optional(),
     SECRETS_KEY: base64Key.optional(),
+    SECRETS_KEY_PREVIOUS: base64Key.optional(),
     CALCOM_API_URL: z
       .url({ protocol: /^https?$/, error: "must be an http(s) URL without /v2, e.g. https://api.cal.com" })
       .refine((u) => !/\/v2\/?$/.test(u), "must not end in /v2 (calsync adds it)")
@@ -58,8 +59,21 @@ export const envSchema = z
       .regex(/^rediss?:\/\/\S+$/, "must be a redis:// or rediss:// URL")
       .optional(),
     NODE_ENV: z.string().default("development"),
+    /** https://no-color.org: any value turns ANSI colour off in the CLI. */
+    NO_COLOR: z.string().optional(),
+    /** Where the dashboard links trace ids, with `{traceId}` in it, e.g. http://localhost:16686/trace/{traceId}. */
+    TRACE_UI_URL: z
+      .string()
+      .regex(/^https?:\/\/\S*\{traceId\}\S*$/, "must be an http(s) URL containing {traceId}, e.g. http://localhost:16686/trace/{traceId}")
+      .optional(),
   })
   .superRefine((vars, ctx) => {
+    if (vars.SECRETS_KEY_PREVIOUS && !vars.SECRETS_KEY) {
+      ctx.addIssue({ code: "custom", path: ["SECRETS_KEY_PREVIOUS"], message: "needs SECRETS_KEY (the new key) beside it" });
+    }
+    if (vars.SECRETS_KEY_PREVIOUS && vars.SECRETS_KEY_PREVIOUS === vars.SECRETS_KEY) {
+      ctx.addIssue({ code: "custom", path: ["SECRETS_KEY_PREVIOUS"], message: "must differ from SECRETS_KEY (it is the key being rotated out)" });
+    }
     if (!vars.DATABASE_URL) return;
     for (const key of ["ADMIN_TOKEN", "SECRETS_KEY"] as const) {
       if (!vars[key]) {

@@ -9,7 +9,7 @@ import { randomUUID } from "node:crypto";
 import { canSeeCompany, type Principal } from "../auth/principal.ts";
 import { actorOf } from "../domain/audit.ts";
 import { CORRELATION_BAGGAGE_KEY, currentCorrelationId } from "../log.ts";
-import { ForbiddenError } from "../schema/errors.ts";
+import { ForbiddenError } from "../domain/errors.ts";
 
 export type Caller = Principal | "cli" | "system";
 

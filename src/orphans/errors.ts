@@ -8,7 +8,7 @@
 import { encodeGlobalID } from "@pothos/plugin-relay";
 import { CalcomError, InvalidCredentials, RateLimited } from "../calcom/errors.ts";
 import { NotConnected } from "../calcom/for-company.ts";
-import { AppError } from "../schema/errors.ts";
+import { AppError } from "../domain/errors.ts";
 
 export class NotConnectedError extends AppError {
   constructor() {

@@ -23,7 +23,7 @@ import { RateLimited, RequestRejected, Unavailable } from "../calcom/errors.ts";
 import { clientForCompany } from "../calcom/for-company.ts";
 import { db } from "../db/client.ts";
 import { log } from "../log.ts";
-import { AppError, NotFoundError, UserInputError } from "../schema/errors.ts";
+import { AppError, NotFoundError, UserInputError } from "../domain/errors.ts";
 import { actor, assertMayChange, inSpan, type Caller } from "./caller.ts";
 import { calcomFailure, NotConnectedError, serviceStateError } from "./errors.ts";
 import { linkInTx } from "./link.ts";

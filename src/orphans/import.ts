@@ -25,7 +25,7 @@ import type { Prisma, Service } from "../generated/prisma/client.ts";
 import type { CalcomEventType } from "../calcom/event-types.ts";
 import { audit } from "../domain/audit.ts";
 import { db } from "../db/client.ts";
-import { NotFoundError, UserInputError } from "../schema/errors.ts";
+import { NotFoundError, UserInputError } from "../domain/errors.ts";
 import { actor, assertMayChange, inSpan, type Caller } from "./caller.ts";
 import { linkInTx } from "./link.ts";
 import { companyListing } from "./listing.ts";

@@ -10,7 +10,7 @@
  */
 import type { Service } from "../generated/prisma/client.ts";
 import { db } from "../db/client.ts";
-import { NotFoundError } from "../schema/errors.ts";
+import { NotFoundError } from "../domain/errors.ts";
 import { actor, assertMayChange, inSpan, type Caller } from "./caller.ts";
 import { serviceStateError } from "./errors.ts";
 import { lockService } from "./link.ts";

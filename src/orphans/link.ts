@@ -21,7 +21,7 @@ import { NotFound } from "../calcom/errors.ts";
 import { clientForCompany } from "../calcom/for-company.ts";
 import { db } from "../db/client.ts";
 import { project } from "../sync/normalise.ts";
-import { ConflictError, NotFoundError, UserInputError } from "../schema/errors.ts";
+import { ConflictError, NotFoundError, UserInputError } from "../domain/errors.ts";
 import { actor, assertMayChange, inSpan, type Caller } from "./caller.ts";
 import { calcomFailure, EventTypeAlreadyLinkedError, EventTypeNotFoundError, NotConnectedError, serviceStateError } from "./errors.ts";
 import { auditServiceChange, restoreData, type ServiceSnapshot } from "./snapshot.ts";

@@ -12,7 +12,7 @@
 import { z } from "zod";
 import { Prisma, type Service } from "../generated/prisma/client.ts";
 import { db } from "../db/client.ts";
-import { ConflictError, NotFoundError, UserInputError } from "../schema/errors.ts";
+import { ConflictError, NotFoundError, UserInputError } from "../domain/errors.ts";
 import { actor, assertMayChange, inSpan, type Caller } from "./caller.ts";
 import { auditServiceChange } from "./snapshot.ts";
 
