@@ -46,6 +46,7 @@ export const envSchema = z
     CALCOM_RATE_LIMIT_PER_MINUTE: intVar(1, 100_000, "must be requests per minute, at least 1").default(100),
     WEBHOOK_MAX_BYTES: intVar(1024, 64 * 1024 * 1024, "must be a byte count from 1024 to 67108864").default(1_048_576),
     WORKER_CONCURRENCY: intVar(1, 256, "must be a whole number from 1 to 256").default(4),
+    WORKER_DEAD_AFTER_SECONDS: intVar(2, 86_400, "must be seconds from 2 to 86400").default(30),
     SYNC_CRON: z
       .string()
       .refine((s) => {
