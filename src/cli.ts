@@ -3,7 +3,6 @@
  * (orphans arrives with its capability.)
  */
 import { Command, InvalidArgumentError } from "commander";
-import Table from "cli-table3";
 import { decodeGlobalID, encodeGlobalID } from "@pothos/plugin-relay";
 import { ConfigError } from "./config.ts";
 
@@ -134,6 +133,8 @@ export function buildCli(): Command {
     .action(() =>
       withRuntime(async () => {
         const { coverageReport } = await import("./domain/coverage.ts");
+        // Loaded here, not at the top: the server process never needs the table library.
+        const { default: Table } = await import("cli-table3");
         const report = await coverageReport(null);
         const table = new Table({
           head: ["company", "calcom", "active", "synced", "orphaned", "errored", "legacy", "deleted", "coverage"],
