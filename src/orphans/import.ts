@@ -186,8 +186,10 @@ interface ValidRow {
 }
 
 class RowError extends Error {
-  constructor(readonly field: string | null, message: string) {
+  readonly field: string | null;
+  constructor(field: string | null, message: string) {
     super(message);
+    this.field = field;
   }
 }
 
