@@ -13,6 +13,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: "forks",
+    // Browser tests need Chromium (not part of npm install): `npm run test:browser`.
+    exclude: ["**/node_modules/**", "test/browser/**"],
     coverage: {
       provider: "v8",
       include: ["src/**/*.ts"],

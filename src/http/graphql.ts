@@ -8,6 +8,7 @@ import { UnauthenticatedError } from "../schema/errors.ts";
 import { log } from "../log.ts";
 import { requestIdOf } from "./request-context.ts";
 import { graphqlTracing } from "./graphql-tracing.ts";
+import { renderGraphiqlPage } from "./graphiql.ts";
 
 interface ServerContext {
   req: FastifyRequest;
@@ -24,6 +25,8 @@ export function createGraphql(options: GraphqlOptions): YogaServerInstance<Serve
     schema,
     graphqlEndpoint: "/graphql",
     graphiql: { title: "calsync GraphQL" },
+    // Served from the npm package by calsync itself: works offline (see graphiql.ts).
+    renderGraphiQL: renderGraphiqlPage,
     landingPage: false,
     logging: {
       debug: (...args) => logger.debug({ args }, "yoga"),
