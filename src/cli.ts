@@ -8,6 +8,8 @@ import { ConfigError } from "./config.ts";
 import { logToStderr } from "./log.ts";
 import { companyIdArg, withRuntime } from "./cli/common.ts";
 import { emit, note, outputOf, paint, table } from "./cli/output.ts";
+import { registerTokenRevoke } from "./cli/token-revoke.ts";
+import { registerSecretsRotate } from "./cli/secrets-rotate.ts";
 
 export { companyIdArg, withRuntime };
 
@@ -97,6 +99,9 @@ export function buildCli(): Command {
         emit(outputOf(cmd), { token: created.token, companyId: encodeGlobalID("Company", companyId) }, () => created.token);
       }),
     );
+
+  registerTokenRevoke(token);
+  registerSecretsRotate(program);
 
   program
     .command("sync")

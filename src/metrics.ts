@@ -22,6 +22,9 @@ export type WebhookOutcome =
 export const webhooksReceived = meter.createCounter("calsync_webhooks_received", {
   description: "Webhook deliveries by outcome",
 });
+export const webhooksUnmatched = meter.createCounter("calsync_webhooks_unmatched", {
+  description: "Unscoped webhook deliveries stored UNMATCHED, by reason (no_event_type, unknown_event_type, unverified_connection, ambiguous)",
+});
 export const webhookIngestDuration = meter.createHistogram("calsync_webhook_ingest_duration_seconds", {
   description: "Time from request start to response for webhook deliveries",
   advice: { explicitBucketBoundaries: LATENCY_BUCKETS },
@@ -34,6 +37,9 @@ export const jobsTotal = meter.createCounter("calsync_jobs", { description: "Job
 export const jobDuration = meter.createHistogram("calsync_job_duration_seconds", {
   description: "Job run time by task",
   advice: { explicitBucketBoundaries: LONG_BUCKETS },
+});
+export const workerJobsReleased = meter.createCounter("calsync_worker_jobs_released", {
+  description: "Jobs released from workers found dead (silent longer than WORKER_DEAD_AFTER_SECONDS)",
 });
 export const syncRunsTotal = meter.createCounter("calsync_sync_runs", { description: "Sync runs by trigger and outcome" });
 export const syncRunDuration = meter.createHistogram("calsync_sync_run_duration_seconds", {

@@ -35,6 +35,7 @@ import {
   type CreateEventTypeInput,
   type UpdateEventTypeInput,
 } from "./event-types.ts";
+import { MEMBERSHIPS_PAGE, membershipListEnvelope, type CalcomMembership } from "./teams.ts";
 
 const tracer = trace.getTracer("calsync");
 
@@ -164,6 +165,29 @@ export class CalcomClient {
     return res.data;
   }
 
+  /**
+   * Every membership of a team (`GET /v2/teams/{teamId}/memberships`, paged). Cal.com answers 403
+   * unless the key's user administers the team; see `teams.ts` for what counts as proof.
+   */
+  async teamMemberships(teamId: number): Promise<CalcomMembership[]> {
+    if (!Number.isSafeInteger(teamId)) throw new TypeError(`CalcomClient: team id must be an integer, got ${String(teamId)}`);
+    const all: CalcomMembership[] = [];
+    // Bounded: 40 pages of 250 members is far beyond any team calsync serves.
+    for (let page = 0; page < 40; page++) {
+      const path = `/v2/teams/${teamId}/memberships?take=${MEMBERSHIPS_PAGE}&skip=${page * MEMBERSHIPS_PAGE}`;
+      const res = await this.#request({
+        method: "GET",
+        path,
+        route: "/v2/teams/{teamId}/memberships",
+        schema: membershipListEnvelope,
+        eventTypes: false,
+      });
+      all.push(...res.data);
+      if (res.data.length < MEMBERSHIPS_PAGE) break;
+    }
+    return all;
+  }
+
   #eventTypesPath(): string {
     return this.#teamId === undefined ? "/v2/event-types" : `/v2/teams/${this.#teamId}/event-types`;
   }
@@ -182,7 +206,7 @@ export class CalcomClient {
         kind: SpanKind.CLIENT,
         attributes: {
           "http.request.method": spec.method,
-          "url.path": spec.path,
+          "url.path": spec.path.split("?")[0],
           "server.address": new URL(this.#origin).hostname,
           ...(this.#teamId !== undefined ? { "calsync.calcom.team_id": this.#teamId } : {}),
           ...this.#spanAttributes,

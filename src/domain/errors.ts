@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   RATE_LIMITED: "Too many requests for this token; `extensions.retryAfterSeconds` says when to retry.",
   CALCOM_INVALID_CREDENTIALS: "Cal.com refused the API key (or its rights on the team).",
   CALCOM_UNAVAILABLE: "Cal.com could not be reached, answered badly, or is rate limiting the key.",
+  CALCOM_NOT_TEAM_ADMIN: "The API key's Cal.com user is not an accepted ADMIN or OWNER of the team (connectCalcom with teamId).",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -11,6 +11,7 @@ import { requestIdOf } from "./request-context.ts";
 import { graphqlTracing } from "./graphql-tracing.ts";
 import { graphqlLimits } from "./graphql-limits.ts";
 import { env } from "../config.ts";
+import { renderGraphiqlPage } from "./graphiql.ts";
 
 interface ServerContext {
   req: FastifyRequest;
@@ -33,6 +34,8 @@ export function createGraphql(options: GraphqlOptions): YogaServerInstance<Serve
     schema,
     graphqlEndpoint: "/graphql",
     graphiql: graphiqlEnabled() ? { title: "calsync GraphQL" } : false,
+    // Served from the npm package by calsync itself: works offline (see graphiql.ts).
+    renderGraphiQL: renderGraphiqlPage,
     landingPage: false,
     // Every error passes through one mapping to `extensions.code` (see schema/errors.ts).
     maskedErrors: { maskError },

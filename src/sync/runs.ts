@@ -20,9 +20,11 @@ import type { CalcomClient } from "../calcom/client.ts";
 import { CalcomError, RateLimited, Unavailable } from "../calcom/errors.ts";
 import { NotConnected, clientForCompany } from "../calcom/for-company.ts";
 import { db } from "../db/client.ts";
+import { NotTeamAdmin, reverifyOwnership } from "../domain/calcom-ownership.ts";
 import type { SyncRun, SyncTrigger } from "../generated/prisma/client.ts";
 import { currentCorrelationId, log } from "../log.ts";
 import { syncRunDuration, syncRunsTotal } from "../metrics.ts";
+import { rematchUnmatched } from "../webhooks/match.ts";
 import { enqueue } from "../worker/enqueue.ts";
 import { uuidv7 } from "./apply.ts";
 import { syncCatalogue, TooManyRemoteDeletions, type SyncProgress, type SyncResult } from "./engine.ts";
@@ -51,6 +53,7 @@ export function isTerminal(status: SyncRun["status"]): boolean {
 export function isRetryable(err: unknown): boolean {
   if (err instanceof Unavailable || err instanceof RateLimited) return true;
   if (err instanceof CalcomError || err instanceof TooManyRemoteDeletions || err instanceof NotConnected) return false;
+  if (err instanceof NotTeamAdmin) return false;
   return true;
 }
 
@@ -204,6 +207,9 @@ export async function executeRun(runId: string, options: ExecuteOptions): Promis
 
   try {
     const client = options.client ?? (await clientForCompany(run.companyId));
+    // A team connection is re-proved before each sync: a user who lost the team's admin role
+    // stops syncing it and stops receiving its unscoped webhooks (calcom-ownership.ts).
+    await reverifyOwnership(run.companyId, client);
     const result = await syncCatalogue({
       companyId: run.companyId,
       client,
@@ -233,6 +239,10 @@ export async function executeRun(runId: string, options: ExecuteOptions): Promis
     options.onProgress?.({ ...counts, progress: 1 });
     record(run, "succeeded");
     logger.info({ companyId: run.companyId, runId, ...counts, durationMs: run.durationMs }, "sync succeeded");
+    // The sync may have brought services for event types that unmatched webhooks name.
+    await rematchUnmatched().catch((err: unknown) =>
+      logger.warn({ err: errorMessage(err) }, "re-matching unmatched webhook events failed; the next sync retries"),
+    );
     return { run, result };
   } catch (err) {
     const lastAttempt = options.attempt >= (options.maxAttempts ?? options.attempt);
