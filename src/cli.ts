@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError } from "commander";
 import Table from "cli-table3";
 import { decodeGlobalID, encodeGlobalID } from "@pothos/plugin-relay";
 import { ConfigError } from "./config.ts";
+import { registerReconcileCommand } from "./cli/reconcile.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -60,11 +61,12 @@ export function buildCli(): Command {
       longRunning = true;
       const { boot } = await import("./runtime.ts");
       const { startWorker } = await import("./worker/runner.ts");
-      const { syncCronItems } = await import("./worker/cron.ts");
+      const { workerCronItems } = await import("./worker/cron.ts");
       const runtime = await boot();
       const runner = await startWorker({
         concurrency: runtime.env.WORKER_CONCURRENCY,
-        cron: syncCronItems(runtime.env.SYNC_CRON),
+        cron: workerCronItems(runtime.env),
+        reconcileAtStartup: true,
       });
       const stop = async () => {
         await runner.stop();
@@ -127,6 +129,8 @@ export function buildCli(): Command {
         if (!ok) process.exitCode = 1;
       });
     });
+
+  registerReconcileCommand(program, { companyIdArg, withRuntime });
 
   program
     .command("coverage")

@@ -99,7 +99,7 @@ export function configureLogger(options: LoggerOptions): Logger {
   return root;
 }
 
-export type Component = "calcom" | "webhook" | "sync" | "worker" | "http" | "graphql" | "db" | "cli";
+export type Component = "calcom" | "webhook" | "sync" | "worker" | "http" | "graphql" | "db" | "cli" | "reconcile" | "retention";
 
 const children = new Map<Component, { root: Logger; child: Logger }>();
 

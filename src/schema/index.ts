@@ -10,5 +10,6 @@ import "./booking.ts";
 import "./auditEvent.ts";
 import "./apiToken.ts";
 import "./calcom.ts";
+import "./reconcileRun.ts";
 
 export const schema = builder.toSchema({ sortSchema: false });

@@ -6,6 +6,7 @@ import { Logger as WorkerLogger, parseCronItems, run, type CronItem, type Runner
 import { pool } from "../db/client.ts";
 import { log } from "../log.ts";
 import { taskList } from "../tasks/index.ts";
+import { enqueue } from "./enqueue.ts";
 
 export interface WorkerOptions {
   concurrency: number;
@@ -13,6 +14,11 @@ export interface WorkerOptions {
   cron?: CronItem[];
   /** Poll interval in ms when LISTEN/NOTIFY is missed (Default: 2000). */
   pollInterval?: number;
+  /**
+   * Queue a STARTUP reconcile of every connected company once the worker runs, covering the time
+   * calsync was down (Default: false; `serve` and `worker` turn it on).
+   */
+  reconcileAtStartup?: boolean;
 }
 
 function workerLogger(): WorkerLogger {
@@ -27,7 +33,7 @@ function workerLogger(): WorkerLogger {
 
 export async function startWorker(options: WorkerOptions): Promise<Runner> {
   const cron = (options.cron ?? []).filter((item) => item.task in taskList);
-  return run({
+  const runner = await run({
     pgPool: pool(),
     concurrency: options.concurrency,
     taskList,
@@ -36,4 +42,9 @@ export async function startWorker(options: WorkerOptions): Promise<Runner> {
     parsedCronItems: parseCronItems(cron),
     logger: workerLogger(),
   });
+  if (options.reconcileAtStartup) {
+    // Keyed: processes starting together queue one fan-out, not one each.
+    await enqueue("schedule_reconciles", { trigger: "STARTUP" }, { jobKey: "schedule_reconciles:startup" });
+  }
+  return runner;
 }
