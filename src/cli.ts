@@ -2,47 +2,30 @@
  * `calsync <command>`: serve, worker, migrate, company create, token create, sync, coverage.
  * (orphans arrives with its capability.)
  */
-import { Command, InvalidArgumentError } from "commander";
-import Table from "cli-table3";
-import { decodeGlobalID, encodeGlobalID } from "@pothos/plugin-relay";
+import { Command } from "commander";
+import { encodeGlobalID } from "@pothos/plugin-relay";
 import { ConfigError } from "./config.ts";
 import { registerReconcileCommand } from "./cli/reconcile.ts";
+import { logToStderr } from "./log.ts";
+import { companyIdArg, withRuntime } from "./cli/common.ts";
+import { emit, note, outputOf, paint, table } from "./cli/output.ts";
+import { registerTokenRevoke } from "./cli/token-revoke.ts";
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** Accepts a GraphQL global id (as the API shows) or a raw UUID. */
-export function companyIdArg(value: string): string {
-  if (UUID.test(value)) return value;
-  try {
-    const { typename, id } = decodeGlobalID(value);
-    if (typename === "Company" && UUID.test(id)) return id;
-  } catch {
-    /* fall through */
-  }
-  throw new InvalidArgumentError("expected a Company id (as GraphQL shows it) or a UUID");
-}
-
-async function withRuntime<T>(fn: () => Promise<T>): Promise<T> {
-  const { boot } = await import("./runtime.ts");
-  const runtime = await boot();
-  // Ctrl+C during a one-shot command still stops the embedded database it started.
-  const interrupt = () => void runtime.close().finally(() => process.exit(130));
-  process.once("SIGINT", interrupt);
-  process.once("SIGTERM", interrupt);
-  try {
-    return await fn();
-  } finally {
-    process.removeListener("SIGINT", interrupt);
-    process.removeListener("SIGTERM", interrupt);
-    await runtime.close();
-  }
-}
+export { companyIdArg, withRuntime };
 
 /** serve and worker keep the process alive; every other command exits when it is done. */
 let longRunning = false;
 
 export function buildCli(): Command {
-  const program = new Command("calsync").description("Cal.com sync service").showHelpAfterError();
+  const program = new Command("calsync")
+    .description("Cal.com sync service")
+    .option("--json", "print results as JSON on stdout (logs and progress stay on stderr)")
+    .showHelpAfterError();
+  // One-shot commands print their result on stdout; their logs go to stderr (serve and worker,
+  // whose output is their log, keep it on stdout).
+  program.hook("preAction", (_program, action) => {
+    if (action.name() !== "serve" && action.name() !== "worker") logToStderr();
+  });
 
   program
     .command("serve")
@@ -80,12 +63,12 @@ export function buildCli(): Command {
   program
     .command("migrate")
     .description("apply pending database migrations and exit")
-    .action(async () => {
+    .action(async (_opts: unknown, cmd: Command) => {
       const { boot } = await import("./runtime.ts");
       const runtime = await boot({ migrate: false });
       const { migrateDatabase } = await import("./db/setup.ts");
       const applied = await migrateDatabase(runtime.databaseUrl);
-      console.log(applied.length ? `applied: ${applied.join(", ")}` : "database is up to date");
+      emit(outputOf(cmd), { applied }, () => (applied.length ? `applied: ${applied.join(", ")}` : "database is up to date"));
       await runtime.close();
     });
 
@@ -94,11 +77,14 @@ export function buildCli(): Command {
     .command("create")
     .requiredOption("--name <name>", "display name")
     .requiredOption("--slug <slug>", "unique slug (lowercase, digits, dashes)")
-    .action((opts: { name: string; slug: string }) =>
+    .action((opts: { name: string; slug: string }, cmd: Command) =>
       withRuntime(async () => {
         const { createCompany } = await import("./domain/companies.ts");
-        const created = await createCompany(opts, "cli");
-        console.log(`created company ${created.slug}: ${encodeGlobalID("Company", created.id)}`);
+        const created = await createCompany({ name: opts.name, slug: opts.slug }, "cli");
+        const id = encodeGlobalID("Company", created.id);
+        // stdout carries the id alone, so `ID=$(calsync company create …)` works.
+        emit(outputOf(cmd), { id, name: created.name, slug: created.slug }, () => id);
+        note(`created company ${created.slug}`);
       }),
     );
 
@@ -106,14 +92,16 @@ export function buildCli(): Command {
   token
     .command("create")
     .argument("<companyId>", "Company id (GraphQL id or UUID)", companyIdArg)
-    .description("create a company-scoped API token (printed once)")
-    .action((companyId: string) =>
+    .description("create a company-scoped API token; prints only the token (shown once)")
+    .action((companyId: string, _opts: unknown, cmd: Command) =>
       withRuntime(async () => {
         const { createApiToken } = await import("./domain/companies.ts");
-        const { token: plaintext } = await createApiToken(companyId, "cli");
-        console.log(plaintext);
+        const created = await createApiToken(companyId, "cli");
+        emit(outputOf(cmd), { token: created.token, companyId: encodeGlobalID("Company", companyId) }, () => created.token);
       }),
     );
+
+  registerTokenRevoke(token);
 
   program
     .command("sync")
@@ -125,32 +113,48 @@ export function buildCli(): Command {
       if ((companyId === undefined) === !opts.all) cmd.error("error: give either a <companyId> or --all");
       return withRuntime(async () => {
         const { runSyncCommand } = await import("./sync/command.ts");
-        const ok = await runSyncCommand({ companyId, all: opts.all, force: opts.force });
+        const ok = await runSyncCommand({ companyId, all: opts.all, force: opts.force, output: outputOf(cmd) });
         if (!ok) process.exitCode = 1;
       });
     });
 
-  registerReconcileCommand(program, { companyIdArg, withRuntime });
+  registerReconcileCommand(program);
 
   program
     .command("coverage")
     .description("sync coverage per company")
-    .action(() =>
+    .action((_opts: unknown, cmd: Command) =>
       withRuntime(async () => {
         const { coverageReport } = await import("./domain/coverage.ts");
         const report = await coverageReport(null);
-        const table = new Table({
-          head: ["company", "calcom", "active", "synced", "orphaned", "errored", "legacy", "deleted", "coverage"],
-        });
+        const out = outputOf(cmd);
+        const t = table(out, ["company", "calcom", "active", "synced", "orphaned", "errored", "legacy", "deleted", "coverage"]);
+        // A company without active services has no coverage to speak of (not "0.00 %").
+        const percent = (c: (typeof report)["totals"]) => {
+          if (c.activeServices === 0) return paint(out, "dim", "no services");
+          const text = `${c.coveragePercent.toFixed(2)} %`;
+          return paint(out, c.coveragePercent >= 100 ? "green" : c.coveragePercent < 50 ? "red" : "yellow", text);
+        };
         const row = (name: string, connected: string, c: (typeof report)["totals"]) => [
           name, connected, c.activeServices, c.syncedServices, c.neverSyncedServices, c.erroredServices,
-          c.legacyServices, c.remoteDeletedServices, `${c.coveragePercent.toFixed(2)} %`,
+          c.legacyServices, c.remoteDeletedServices, percent(c),
         ];
         for (const c of report.companies) {
-          table.push(row(c.slug, c.calcomConnected ? "yes" : "no", c.coverage));
+          t.push(row(c.slug, c.calcomConnected ? "yes" : "no", c.coverage));
         }
-        table.push(row(`all (${report.totalCompanies})`, `${report.companiesUsingCalcom}`, report.totals));
-        console.log(table.toString());
+        t.push(row(`all (${report.totalCompanies})`, `${report.companiesUsingCalcom}`, report.totals));
+        const json = {
+          totalCompanies: report.totalCompanies,
+          companiesUsingCalcom: report.companiesUsingCalcom,
+          totals: report.totals,
+          companies: report.companies.map((c) => ({
+            id: encodeGlobalID("Company", c.companyId),
+            slug: c.slug,
+            calcomConnected: c.calcomConnected,
+            coverage: c.coverage,
+          })),
+        };
+        emit(out, json, () => t.toString());
       }),
     );
 
@@ -163,6 +167,8 @@ export async function main(argv: string[]): Promise<void> {
     // The Wasm schema engine leaves a 10 s timer behind; a one-shot command should not wait for it.
     if (!longRunning) process.exit(process.exitCode ?? 0);
   } catch (err) {
+    // With --json a script reads stdout: it gets the error there too, as JSON.
+    if (argv.includes("--json")) process.stdout.write(`${JSON.stringify({ error: (err as Error).message })}\n`);
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
       process.exit(78);

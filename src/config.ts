@@ -79,6 +79,13 @@ export const envSchema = z
       .regex(/^rediss?:\/\/\S+$/, "must be a redis:// or rediss:// URL")
       .optional(),
     NODE_ENV: z.string().default("development"),
+    /** https://no-color.org: any value turns ANSI colour off in the CLI. */
+    NO_COLOR: z.string().optional(),
+    /** Where the dashboard links trace ids, with `{traceId}` in it, e.g. http://localhost:16686/trace/{traceId}. */
+    TRACE_UI_URL: z
+      .string()
+      .regex(/^https?:\/\/\S*\{traceId\}\S*$/, "must be an http(s) URL containing {traceId}, e.g. http://localhost:16686/trace/{traceId}")
+      .optional(),
   })
   .superRefine((vars, ctx) => {
     if (!vars.DATABASE_URL) return;

@@ -73,6 +73,18 @@ function safe(destination: pino.DestinationStream): pino.DestinationStream {
   };
 }
 
+/** File descriptor of the default destination: 1 (stdout) for servers, 2 for CLI commands. */
+let defaultFd: 1 | 2 = 1;
+
+/**
+ * Sends this process's log lines to stderr from now on: a CLI command's stdout carries its
+ * result only (see src/cli/output.ts).
+ */
+export function logToStderr(): void {
+  defaultFd = 2;
+  root = createLogger({ level: root.level });
+}
+
 export function createLogger(options: LoggerOptions = {}): Logger {
   return pino(
     {
@@ -84,7 +96,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       redact: { paths: REDACT, censor: "[redacted]" },
       mixin: correlationFields,
     },
-    safe(options.destination ?? pino.destination({ sync: false })),
+    safe(options.destination ?? pino.destination({ fd: defaultFd, sync: false })),
   );
 }
 

@@ -22,6 +22,9 @@ export type WebhookOutcome =
 export const webhooksReceived = meter.createCounter("calsync_webhooks_received", {
   description: "Webhook deliveries by outcome",
 });
+export const webhooksUnmatched = meter.createCounter("calsync_webhooks_unmatched", {
+  description: "Unscoped webhook deliveries stored UNMATCHED, by reason (no_event_type, unknown_event_type, unverified_connection, ambiguous)",
+});
 export const webhookIngestDuration = meter.createHistogram("calsync_webhook_ingest_duration_seconds", {
   description: "Time from request start to response for webhook deliveries",
   advice: { explicitBucketBoundaries: LATENCY_BUCKETS },

@@ -8,6 +8,13 @@ import { env, setEnv, type Env } from "./config.ts";
 import { connectDatabase, disconnectDatabase } from "./db/client.ts";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "./db/embedded.ts";
 import { migrateDatabase } from "./db/setup.ts";
+import {
+  SHARED_FILE,
+  findSharedDatabase,
+  publishSharedDatabase,
+  runningPostmaster,
+  withdrawSharedDatabase,
+} from "./db/shared-embedded.ts";
 import { configureLogger, log } from "./log.ts";
 import { closeRateLimitStores } from "./ratelimit.ts";
 import { randomAdminToken, randomSecretsKey } from "./secrets.ts";
@@ -18,6 +25,8 @@ export interface Runtime {
   /** Where the admin token can be read, for the start-up banner. */
   adminTokenHint: string;
   embedded: EmbeddedDatabase | null;
+  /** The embedded database of another calsync process on the same DATA_DIR, when attached to it. */
+  attachedTo: { pid: number } | null;
   close(): Promise<void>;
 }
 
@@ -43,6 +52,7 @@ export async function boot(options: BootOptions = {}): Promise<Runtime> {
   let embedded: EmbeddedDatabase | null = null;
   let databaseUrl = config.DATABASE_URL;
   let adminTokenHint = "the ADMIN_TOKEN environment variable";
+  let attachedTo: Runtime["attachedTo"] = null;
 
   if (!databaseUrl) {
     const dataDir = resolve(config.DATA_DIR);
@@ -51,10 +61,10 @@ export async function boot(options: BootOptions = {}): Promise<Runtime> {
     const secretsKey = config.SECRETS_KEY ?? devSecret(dataDir, "secrets-key", randomSecretsKey);
     if (!config.ADMIN_TOKEN) adminTokenHint = join(dataDir, "admin-token");
     config = setEnv({ ...config, ADMIN_TOKEN: adminToken, SECRETS_KEY: secretsKey });
-    const started = Date.now();
-    embedded = await startEmbeddedPostgres({ dataDir });
-    databaseUrl = embedded.url;
-    logger.info({ dataDir, ms: Date.now() - started }, "embedded PostgreSQL started");
+    const opened = await openEmbedded(dataDir);
+    embedded = opened.embedded;
+    databaseUrl = opened.url;
+    attachedTo = opened.attachedTo;
   }
 
   if (options.migrate ?? true) {
@@ -64,15 +74,58 @@ export async function boot(options: BootOptions = {}): Promise<Runtime> {
   connectDatabase(databaseUrl);
 
   const stopEmbedded = embedded;
+  const dataDir = resolve(config.DATA_DIR);
   return {
     env: config,
     databaseUrl,
     adminTokenHint,
     embedded,
+    attachedTo,
     close: async () => {
       await closeRateLimitStores();
       await disconnectDatabase();
-      await stopEmbedded?.stop();
+      if (stopEmbedded) {
+        withdrawSharedDatabase(dataDir);
+        await stopEmbedded.stop();
+      }
     },
   };
+}
+
+/** Message when the data directory is held by a postmaster nobody published (see shared-embedded.ts). */
+export class DataDirBusyError extends Error {
+  override name = "DataDirBusyError";
+}
+
+/**
+ * The embedded database for DATA_DIR: the one another calsync process already runs there (see
+ * shared-embedded.ts), else a new one started and published by this process.
+ */
+async function openEmbedded(dataDir: string): Promise<{ embedded: EmbeddedDatabase | null; url: string; attachedTo: Runtime["attachedTo"] }> {
+  const logger = log("db");
+  const databaseDir = join(dataDir, "pg");
+  // A postmaster holding the directory without a published address may be a calsync process
+  // still starting (it publishes right after start): give it a few seconds.
+  for (let waited = 0; ; waited += 250) {
+    const shared = await findSharedDatabase(dataDir);
+    if (shared) {
+      logger.info({ dataDir, ownerPid: shared.pid }, "using the embedded PostgreSQL of the calsync process running on this DATA_DIR");
+      return { embedded: null, url: shared.url, attachedTo: { pid: shared.pid } };
+    }
+    const holder = runningPostmaster(databaseDir);
+    if (holder === null) break;
+    if (waited >= 5_000) {
+      throw new DataDirBusyError(
+        `the embedded PostgreSQL in ${databaseDir} is already running (postmaster pid ${holder}) but no calsync process ` +
+          `published its address in ${join(dataDir, SHARED_FILE)}: stop the process that started it ` +
+          "(an older calsync, or a postgres started by hand), or point this command at a database with DATABASE_URL",
+      );
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const started = Date.now();
+  const embedded = await startEmbeddedPostgres({ dataDir });
+  publishSharedDatabase(dataDir, embedded.url);
+  logger.info({ dataDir, ms: Date.now() - started }, "embedded PostgreSQL started");
+  return { embedded, url: embedded.url, attachedTo: null };
 }

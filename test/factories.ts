@@ -16,10 +16,17 @@ export async function createCompany(overrides: Partial<Prisma.CompanyUncheckedCr
   return db().company.create({ data: { name: `Company ${n}`, slug: `company-${n}-${randomUUID().slice(0, 6)}`, ...overrides } });
 }
 
-export async function connectCompany(companyId: string, apiKey = `cal_test_${randomUUID()}`, teamId?: number) {
+/**
+ * A stored Cal.com connection. Its ownership counts as proved (as `connectCalcom` leaves it)
+ * unless `verified: false` (a team connection made before the membership check existed).
+ */
+export async function connectCompany(companyId: string, apiKey = `cal_test_${randomUUID()}`, teamId?: number, options: { verified?: boolean } = {}) {
   const box = new SecretBox(env().SECRETS_KEY!);
   return db().calcomConnection.create({
-    data: { companyId, apiKeyEncrypted: box.encrypt(apiKey), apiKeyFingerprint: box.fingerprint(apiKey), teamId: teamId ?? null },
+    data: {
+      companyId, apiKeyEncrypted: box.encrypt(apiKey), apiKeyFingerprint: box.fingerprint(apiKey), teamId: teamId ?? null,
+      ownershipVerifiedAt: options.verified === false ? null : new Date(),
+    },
   });
 }
 

@@ -394,7 +394,7 @@ describe("calsync reconcile (CLI)", () => {
 
     h.fake.cancelBooking(apiKey, listed[0]!.uid);
     const json: string[] = [];
-    const ok = await runReconcileCommand({ all: true, json: true, out: (s) => json.push(s), progress: false });
+    const ok = await runReconcileCommand({ all: true, output: { json: true, colour: false }, out: (s) => json.push(s), progress: false });
     const result = JSON.parse(json.join("")) as { companies: { companyId: string; status: string; updated: number }[] };
     expect(result.companies.filter((r) => r.status !== "SUCCEEDED")).toEqual([]);
     expect(ok).toBe(true);

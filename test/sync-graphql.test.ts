@@ -80,7 +80,7 @@ describe("connectCalcom", () => {
     expect(await db().calcomConnection.count({ where: { companyId: company.id } })).toBe(0);
   });
 
-  it("checks a team's event types with the key and syncs them", async () => {
+  it("checks the key's team admin rights (memberships) and syncs the team's event types", async () => {
     const company = await createCompany();
     const admin = `cal_live_${randomUUID()}`;
     const outsider = `cal_live_${randomUUID()}`;
@@ -91,7 +91,7 @@ describe("connectCalcom", () => {
     h.fake.addEventTypes(admin, 1); // personal: not the team's
 
     const refused = await h.t.gql(CONNECT, { input: { companyId: gid("Company", company.id), apiKey: outsider, webhookSecret: secret(), teamId: TEAM } });
-    expect(refused.body.errors[0].extensions.code).toBe("CALCOM_INVALID_CREDENTIALS");
+    expect(refused.body.errors[0].extensions.code).toBe("CALCOM_NOT_TEAM_ADMIN");
     expect(refused.body.errors[0].message).toContain(`team ${TEAM}`);
 
     const ok = await h.t.gql(CONNECT, { input: { companyId: gid("Company", company.id), apiKey: admin, webhookSecret: secret(), teamId: TEAM } });

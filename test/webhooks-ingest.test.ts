@@ -10,7 +10,7 @@ import { signBody } from "../src/calcom/signature.ts";
 import { setEnv } from "../src/config.ts";
 import { db, pool } from "../src/db/client.ts";
 import { invalidateWebhookSecrets } from "../src/domain/webhook-secrets.ts";
-import { createCompany, createService, createWebhookSecret } from "./factories.ts";
+import { connectCompany, createCompany, createService, createWebhookSecret } from "./factories.ts";
 import {
   bookingCreated,
   meetingEndedFlat,
@@ -47,6 +47,7 @@ beforeAll(async () => {
   await createService(a.id, { calcomEventTypeId: SCOPED_EVENT_TYPE });
   const u = await createCompany();
   unscopedCompanyId = u.id;
+  await connectCompany(u.id); // unscoped deliveries reach only a company with a proved connection
   await createService(u.id, { calcomEventTypeId: UNSCOPED_EVENT_TYPE });
 });
 afterAll(async () => t.close());

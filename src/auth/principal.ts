@@ -3,6 +3,7 @@
  * `createApiToken`, stored as a SHA-256 hash) sees its own company only.
  */
 import { db } from "../db/client.ts";
+import { touchApiToken } from "../domain/api-tokens.ts";
 import { hashToken, safeEqual, TOKEN_PREFIX } from "../secrets.ts";
 
 export type Principal =
@@ -22,8 +23,9 @@ export async function authenticate(header: string | null | undefined, adminToken
   if (!token.startsWith(TOKEN_PREFIX)) return safeEqual(token, adminToken) ? { kind: "admin" } : null;
   const row = await db().apiToken.findUnique({
     where: { tokenHash: hashToken(token) },
-    select: { id: true, companyId: true, revokedAt: true },
+    select: { id: true, companyId: true, revokedAt: true, lastUsedAt: true },
   });
   if (!row || row.revokedAt) return null;
+  touchApiToken(row.id, row.lastUsedAt);
   return { kind: "company", companyId: row.companyId, tokenId: row.id };
 }

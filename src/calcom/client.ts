@@ -36,6 +36,7 @@ import {
   type CreateEventTypeInput,
   type UpdateEventTypeInput,
 } from "./event-types.ts";
+import { MEMBERSHIPS_PAGE, membershipListEnvelope, type CalcomMembership } from "./teams.ts";
 
 const tracer = trace.getTracer("calsync");
 
@@ -182,6 +183,29 @@ export class CalcomClient {
   async verifyCredentials(): Promise<CalcomMe> {
     const res = await this.#request({ method: "GET", path: "/v2/me", route: "/v2/me", schema: meEnvelope, eventTypes: false });
     return res.data;
+  }
+
+  /**
+   * Every membership of a team (`GET /v2/teams/{teamId}/memberships`, paged). Cal.com answers 403
+   * unless the key's user administers the team; see `teams.ts` for what counts as proof.
+   */
+  async teamMemberships(teamId: number): Promise<CalcomMembership[]> {
+    if (!Number.isSafeInteger(teamId)) throw new TypeError(`CalcomClient: team id must be an integer, got ${String(teamId)}`);
+    const all: CalcomMembership[] = [];
+    // Bounded: 40 pages of 250 members is far beyond any team calsync serves.
+    for (let page = 0; page < 40; page++) {
+      const path = `/v2/teams/${teamId}/memberships?take=${MEMBERSHIPS_PAGE}&skip=${page * MEMBERSHIPS_PAGE}`;
+      const res = await this.#request({
+        method: "GET",
+        path,
+        route: "/v2/teams/{teamId}/memberships",
+        schema: membershipListEnvelope,
+        eventTypes: false,
+      });
+      all.push(...res.data);
+      if (res.data.length < MEMBERSHIPS_PAGE) break;
+    }
+    return all;
   }
 
   #eventTypesPath(): string {

@@ -1,6 +1,7 @@
 /**
- * Connecting a company to Cal.com: the key is checked with one real call (`GET /v2/me`; for a
- * team, the team's event-type listing, which proves the key may read it), then stored encrypted
+ * Connecting a company to Cal.com: the key is checked with one real call (`GET /v2/me`); for a
+ * team, the key's user must be an accepted ADMIN or OWNER in the team's memberships (see
+ * calcom-ownership.ts: the team's event-type listing proves nothing). Then the key is stored encrypted
  * with its fingerprint (the name of its shared rate budget), and the webhook secret is stored
  * through `addWebhookSecret`. Neither ever appears in a log line, an audit entry or an error.
  */
@@ -9,9 +10,10 @@ import { CalcomError, InvalidCredentials, NotFound, RateLimited, RequestRejected
 import { clientForKey, secretBox } from "../calcom/for-company.ts";
 import { db } from "../db/client.ts";
 import { log } from "../log.ts";
-import { AppError, NotFoundError, UserInputError } from "../schema/errors.ts";
+import { AppError, NotFoundError, UserInputError } from "./errors.ts";
 import { invalidateListing, rememberListing } from "../sync/listing-cache.ts";
 import { audit } from "./audit.ts";
+import { NotTeamAdmin, proveTeamAdmin } from "./calcom-ownership.ts";
 import { activeSecrets, addWebhookSecret } from "./webhook-secrets.ts";
 
 /** Shortest webhook secret accepted (as for `addWebhookSecret`). */
@@ -43,6 +45,12 @@ function validate(input: ConnectCalcomInput): { apiKey: string; teamId: number |
 
 /** Cal.com's verdict as a typed GraphQL error, in our words (never the key). */
 function calcomFailure(err: unknown, stage: "key" | "team", teamId: number | null): Error {
+  if (err instanceof NotTeamAdmin) {
+    return new AppError(
+      "CALCOM_NOT_TEAM_ADMIN",
+      `The API key's Cal.com user is not an accepted ADMIN or OWNER of team ${teamId}; calsync writes to the team's event types, so it needs a team admin's key.`,
+    );
+  }
   const status = err instanceof CalcomError ? (err.status ?? "?") : "?";
   if (stage === "team" && (err instanceof InvalidCredentials || err instanceof NotFound)) {
     return new AppError("CALCOM_INVALID_CREDENTIALS", `The API key cannot read the event types of Cal.com team ${teamId} (HTTP ${status}).`);
@@ -83,7 +91,10 @@ export async function connectCalcom(input: ConnectCalcomInput, actor: string): P
   try {
     me = await client.verifyCredentials();
     stage = "team";
-    if (teamId !== null) listing = await client.listEventTypes();
+    if (teamId !== null) {
+      await proveTeamAdmin(client, teamId, me.id);
+      listing = await client.listEventTypes();
+    }
   } catch (err) {
     log("calcom").warn({ companyId, teamId, stage, errorClass: (err as Error).name }, "Cal.com key check failed");
     throw calcomFailure(err, stage, teamId);
@@ -92,7 +103,15 @@ export async function connectCalcom(input: ConnectCalcomInput, actor: string): P
   const reconnect = company.connection !== null;
   const secretKnown = (await activeSecrets(companyId)).includes(input.webhookSecret);
   await db().$transaction(async (tx) => {
-    const data = { apiKeyEncrypted: box.encrypt(apiKey), apiKeyFingerprint: fingerprint, teamId, lastVerifiedAt: new Date() };
+    const now = new Date();
+    const data = {
+      apiKeyEncrypted: box.encrypt(apiKey),
+      apiKeyFingerprint: fingerprint,
+      teamId,
+      lastVerifiedAt: now,
+      calcomUserId: me.id,
+      ownershipVerifiedAt: now,
+    };
     await tx.calcomConnection.upsert({
       where: { companyId },
       create: { companyId, ...data },

@@ -1,7 +1,7 @@
 import { Prisma } from "../generated/prisma/client.ts";
 import { db } from "../db/client.ts";
 import { newApiToken } from "../secrets.ts";
-import { ConflictError, NotFoundError, UserInputError } from "../schema/errors.ts";
+import { ConflictError, NotFoundError, UserInputError } from "./errors.ts";
 import { audit } from "./audit.ts";
 
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;

@@ -13,7 +13,7 @@ import { env } from "../config.ts";
 import { db } from "../db/client.ts";
 import { log } from "../log.ts";
 import { SecretBox } from "../secrets.ts";
-import { NotFoundError, UserInputError } from "../schema/errors.ts";
+import { NotFoundError, UserInputError } from "./errors.ts";
 import { audit } from "./audit.ts";
 
 type Tx = Prisma.TransactionClient;

@@ -4,7 +4,8 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import { authenticate } from "../auth/principal.ts";
 import { schema } from "../schema/index.ts";
 import type { Context } from "../schema/builder.ts";
-import { UnauthenticatedError } from "../schema/errors.ts";
+import { UnauthenticatedError } from "../domain/errors.ts";
+import { maskError } from "../schema/errors.ts";
 import { log } from "../log.ts";
 import { requestIdOf } from "./request-context.ts";
 import { graphqlTracing } from "./graphql-tracing.ts";
@@ -25,6 +26,8 @@ export function createGraphql(options: GraphqlOptions): YogaServerInstance<Serve
     graphqlEndpoint: "/graphql",
     graphiql: { title: "calsync GraphQL" },
     landingPage: false,
+    // Every error passes through one mapping to `extensions.code` (see schema/errors.ts).
+    maskedErrors: { maskError },
     logging: {
       debug: (...args) => logger.debug({ args }, "yoga"),
       info: (...args) => logger.info({ args }, "yoga"),

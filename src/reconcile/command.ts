@@ -6,8 +6,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { context, propagation } from "@opentelemetry/api";
-import Table from "cli-table3";
 import { Presets, SingleBar } from "cli-progress";
+import { emit, table, type OutputOptions } from "../cli/output.ts";
 import { db, pool } from "../db/client.ts";
 import { CORRELATION_BAGGAGE_KEY } from "../log.ts";
 import { executeReconcile, startLocalReconcile } from "./runs.ts";
@@ -16,10 +16,11 @@ export interface ReconcileCommandOptions {
   companyId?: string | undefined;
   all?: boolean | undefined;
   since?: Date | undefined;
-  json?: boolean | undefined;
-  /** Where the result goes (Default: stdout). */
+  /** --json and colour (Default: neither). */
+  output?: OutputOptions;
+  /** Where the result goes instead of stdout (tests). */
   out?: (text: string) => void;
-  /** Draw progress bars (Default: when stderr is a terminal and not --json). */
+  /** Draw progress bars on stderr (Default: when stderr is a terminal and not --json). */
   progress?: boolean;
 }
 
@@ -41,12 +42,12 @@ export interface ReconcileRow {
 
 /** Runs the reconciles and prints the summary; resolves to true when every company succeeded. */
 export async function runReconcileCommand(options: ReconcileCommandOptions): Promise<boolean> {
-  const out = options.out ?? ((text: string) => process.stdout.write(`${text}\n`));
+  const output = options.output ?? { json: false, colour: false };
   const companies = options.all
     ? await db().company.findMany({ where: { connection: { isNot: null } }, select: { id: true, slug: true }, orderBy: { slug: "asc" } })
     : await db().company.findMany({ where: { id: options.companyId ?? "" }, select: { id: true, slug: true } });
   if (!options.all && companies.length === 0) throw new Error(`no company with id ${options.companyId}`);
-  const progress = options.progress ?? (Boolean(process.stderr.isTTY) && !options.json);
+  const progress = options.progress ?? (Boolean(process.stderr.isTTY) && !output.json);
 
   const correlationId = `cli-${randomUUID()}`;
   const baggage = propagation.createBaggage({ [CORRELATION_BAGGAGE_KEY]: { value: correlationId } });
@@ -56,14 +57,12 @@ export async function runReconcileCommand(options: ReconcileCommandOptions): Pro
   });
 
   const totals = rows.reduce((s, r) => ({ recovered: s.recovered + (r.recovered ?? 0), updated: s.updated + (r.updated ?? 0) }), { recovered: 0, updated: 0 });
-  if (options.json) {
-    out(JSON.stringify({ companies: rows, missedWebhooksRecovered: totals.recovered + totals.updated }, null, 2));
-  } else if (companies.length === 0) {
-    out("no connected companies");
-  } else {
-    const table = new Table({ head: ["company", "status", "since", "pages", "fetched", "recovered", "updated", "unchanged", "duration"] });
+  const result = { companies: rows, missedWebhooksRecovered: totals.recovered + totals.updated };
+  const human = () => {
+    if (companies.length === 0) return "no connected companies";
+    const t = table(output, ["company", "status", "since", "pages", "fetched", "recovered", "updated", "unchanged", "duration"]);
     for (const r of rows) {
-      table.push([
+      t.push([
         r.company,
         r.status,
         r.since ?? "",
@@ -75,10 +74,12 @@ export async function runReconcileCommand(options: ReconcileCommandOptions): Pro
         r.durationMs === undefined || r.durationMs === null ? "" : `${(r.durationMs / 1000).toFixed(2)} s`,
       ]);
     }
-    out(table.toString());
-    out(`missed webhooks recovered: ${totals.recovered + totals.updated} (${totals.recovered} new bookings, ${totals.updated} changes)`);
-    for (const r of rows) if (r.error) out(`${r.company}: ${r.error}`);
-  }
+    const lines = [t.toString(), `missed webhooks recovered: ${result.missedWebhooksRecovered} (${totals.recovered} new bookings, ${totals.updated} changes)`];
+    for (const r of rows) if (r.error) lines.push(`${r.company}: ${r.error}`);
+    return lines.join("\n");
+  };
+  if (options.out) options.out(output.json ? JSON.stringify(result) : human());
+  else emit(output, result, human);
   return rows.every((r) => r.status === "SUCCEEDED");
 }
 

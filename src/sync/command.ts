@@ -5,18 +5,20 @@
  */
 import { randomUUID } from "node:crypto";
 import { context, propagation } from "@opentelemetry/api";
-import Table from "cli-table3";
 import { Presets, SingleBar } from "cli-progress";
 import { db, pool } from "../db/client.ts";
 import { CORRELATION_BAGGAGE_KEY } from "../log.ts";
 import { executeRun, startLocalRun } from "./runs.ts";
+import { emit, table, type OutputOptions } from "../cli/output.ts";
 
 export interface SyncCommandOptions {
   companyId?: string | undefined;
   all?: boolean | undefined;
   force?: boolean | undefined;
+  /** JSON or a table, colour or not (Default: a plain table). */
+  output?: OutputOptions;
   /** Where the summary goes (Default: stdout). */
-  out?: (line: string) => void;
+  out?: (text: string) => void;
 }
 
 interface Row {
@@ -33,7 +35,7 @@ interface Row {
 
 /** Runs the syncs and prints the summary; resolves to true when every company synced. */
 export async function runSyncCommand(options: SyncCommandOptions): Promise<boolean> {
-  const out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const output = options.output ?? { json: false, colour: false };
   const companies = options.all
     ? await db().company.findMany({ where: { connection: { isNot: null } }, select: { id: true, slug: true }, orderBy: { slug: "asc" } })
     : await db().company.findMany({ where: { id: options.companyId ?? "" }, select: { id: true, slug: true } });
@@ -46,11 +48,9 @@ export async function runSyncCommand(options: SyncCommandOptions): Promise<boole
     for (const company of companies) rows.push(await syncOne(company, options.force ?? false));
   });
 
-  const table = new Table({
-    head: ["company", "status", "fetched", "created", "updated", "unchanged", "remoteDeleted", "duration"],
-  });
+  const t = table(output, ["company", "status", "fetched", "created", "updated", "unchanged", "remoteDeleted", "duration"]);
   for (const r of rows) {
-    table.push([
+    t.push([
       r.company,
       r.status,
       r.fetched ?? "",
@@ -61,8 +61,10 @@ export async function runSyncCommand(options: SyncCommandOptions): Promise<boole
       r.durationMs === undefined || r.durationMs === null ? "" : `${(r.durationMs / 1000).toFixed(2)} s`,
     ]);
   }
-  out(companies.length === 0 ? "no connected companies" : table.toString());
-  for (const r of rows) if (r.error) out(`${r.company}: ${r.error}`);
+  const human = () =>
+    [companies.length === 0 ? "no connected companies" : t.toString(), ...rows.filter((r) => r.error).map((r) => `${r.company}: ${r.error}`)].join("\n");
+  if (options.out) options.out(output.json ? JSON.stringify({ runs: rows }) : human());
+  else emit(output, { runs: rows }, human);
   return rows.every((r) => r.status === "SUCCEEDED");
 }
 

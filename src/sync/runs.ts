@@ -20,6 +20,7 @@ import type { CalcomClient } from "../calcom/client.ts";
 import { CalcomError, RateLimited, Unavailable } from "../calcom/errors.ts";
 import { NotConnected, clientForCompany } from "../calcom/for-company.ts";
 import { db } from "../db/client.ts";
+import { NotTeamAdmin, reverifyOwnership } from "../domain/calcom-ownership.ts";
 import type { SyncRun, SyncTrigger } from "../generated/prisma/client.ts";
 import { currentCorrelationId, log } from "../log.ts";
 import { syncRunDuration, syncRunsTotal } from "../metrics.ts";
@@ -51,6 +52,7 @@ export function isTerminal(status: SyncRun["status"]): boolean {
 export function isRetryable(err: unknown): boolean {
   if (err instanceof Unavailable || err instanceof RateLimited) return true;
   if (err instanceof CalcomError || err instanceof TooManyRemoteDeletions || err instanceof NotConnected) return false;
+  if (err instanceof NotTeamAdmin) return false;
   return true;
 }
 
@@ -204,6 +206,9 @@ export async function executeRun(runId: string, options: ExecuteOptions): Promis
 
   try {
     const client = options.client ?? (await clientForCompany(run.companyId));
+    // A team connection is re-proved before each sync: a user who lost the team's admin role
+    // stops syncing it and stops receiving its unscoped webhooks (calcom-ownership.ts).
+    await reverifyOwnership(run.companyId, client);
     const result = await syncCatalogue({
       companyId: run.companyId,
       client,

@@ -14,7 +14,7 @@ import type pg from "pg";
 import type { WebhookEventStatus } from "../generated/prisma/enums.ts";
 import { db, pool } from "../db/client.ts";
 import { audit } from "../domain/audit.ts";
-import { NotFoundError, UserInputError } from "../schema/errors.ts";
+import { NotFoundError, UserInputError } from "../domain/errors.ts";
 import { enqueue } from "../worker/enqueue.ts";
 
 /** Attempts of one processing job before the event is FAILED (graphile-worker backs off between). */
@@ -43,6 +43,8 @@ export interface Delivery {
   rawBody: string | null;
   contentType: string | null;
   eventCreatedAt: Date | null;
+  /** Why the event is not processed (UNMATCHED: the routing reason), shown to the admin as `lastError`. */
+  note?: string | null;
   correlationId: string;
   traceId: string | null;
   traceCarrier: Record<string, string>;
@@ -59,12 +61,12 @@ async function insertOrCount(client: pg.ClientBase, d: Delivery): Promise<Stored
   const id = uuidv7();
   const inserted = await client.query<{ id: string }>(
     `INSERT INTO webhook_events (id, company_id, trigger_event, status, correlation_id, trace_id, body_sha256,
-                                 payload, raw_body, content_type, event_created_at, trace_carrier)
-     VALUES ($1::uuid, $2::uuid, $3, $4::"WebhookEventStatus", $5, $6, $7, $8::jsonb, $9, $10, $11::timestamptz, $12::jsonb)
+                                 payload, raw_body, content_type, event_created_at, trace_carrier, last_error)
+     VALUES ($1::uuid, $2::uuid, $3, $4::"WebhookEventStatus", $5, $6, $7, $8::jsonb, $9, $10, $11::timestamptz, $12::jsonb, $13)
      ON CONFLICT DO NOTHING
      RETURNING id::text AS id`,
     [id, d.companyId, d.triggerEvent, d.status, d.correlationId, d.traceId, d.bodySha256, d.payloadJson,
-      d.rawBody, d.contentType, d.eventCreatedAt, JSON.stringify(d.traceCarrier)],
+      d.rawBody, d.contentType, d.eventCreatedAt, JSON.stringify(d.traceCarrier), d.note ?? null],
   );
   if (inserted.rowCount === 1) {
     if (d.status === "RECEIVED") {
@@ -122,16 +124,47 @@ export async function storeDelivery(d: Delivery): Promise<Stored> {
   throw new Error("webhook event neither inserted nor found");
 }
 
-/** The one company that has a service for this Cal.com event type, or null (none or several). */
-export async function companyForEventType(eventTypeId: number | null): Promise<string | null> {
-  if (eventTypeId === null) return null;
-  const rows = await db().service.findMany({
-    where: { calcomEventTypeId: eventTypeId },
-    select: { companyId: true },
-    distinct: ["companyId"],
-    take: 2,
-  });
-  return rows.length === 1 ? rows[0]!.companyId : null;
+/** Why an unscoped delivery was stored UNMATCHED (a metric label and the event's `lastError`). */
+export type UnmatchedReason = "no_event_type" | "unknown_event_type" | "unverified_connection" | "ambiguous";
+
+export type Route = { companyId: string; reason?: undefined } | { companyId: null; reason: UnmatchedReason; detail: string };
+
+/**
+ * Where an unscoped delivery goes: the ONE company holding a service for this Cal.com event type
+ * whose connection's ownership is proved (see domain/calcom-ownership.ts). Anything else stays
+ * UNMATCHED with its reason: no event type in the payload, an event type nobody holds, holders
+ * whose connections are not proved, or several proved holders (never guess between tenants).
+ */
+export async function companyForEventType(eventTypeId: number | null): Promise<Route> {
+  if (eventTypeId === null) {
+    return { companyId: null, reason: "no_event_type", detail: "unmatched: the payload names no eventTypeId" };
+  }
+  const { rows } = await pool().query<{ company_id: string; verified: boolean }>(
+    `SELECT s.company_id::text AS company_id, bool_or(c.ownership_verified_at IS NOT NULL) AS verified
+       FROM services s
+       LEFT JOIN calcom_connections c ON c.company_id = s.company_id
+      WHERE s.calcom_event_type_id = $1
+      GROUP BY s.company_id
+      LIMIT 20`,
+    [eventTypeId],
+  );
+  const verified = rows.filter((r) => r.verified);
+  if (verified.length === 1) return { companyId: verified[0]!.company_id };
+  if (verified.length > 1) {
+    return {
+      companyId: null,
+      reason: "ambiguous",
+      detail: `unmatched: event type ${eventTypeId} is held by ${verified.length} companies with proved Cal.com connections; deliver it to a company's own webhook URL instead`,
+    };
+  }
+  if (rows.length > 0) {
+    return {
+      companyId: null,
+      reason: "unverified_connection",
+      detail: `unmatched: event type ${eventTypeId} is held only by companies whose Cal.com team admin rights are not proved (reconnect or sync them)`,
+    };
+  }
+  return { companyId: null, reason: "unknown_event_type", detail: `unmatched: no company holds event type ${eventTypeId}` };
 }
 
 const RETRYABLE: WebhookEventStatus[] = ["FAILED", "RECEIVED"];

@@ -3,7 +3,11 @@
  * tests and benchmarks. Shapes follow /work/shared/calcom.md §3:
  *
  * - `GET /v2/me`; `GET|POST /v2/event-types`; `GET|PATCH|DELETE /v2/event-types/:id`; the same
- *   under `/v2/teams/:teamId/event-types` (the key must administer the team, else 403).
+ *   under `/v2/teams/:teamId/event-types` (the key must administer the team, else 403;
+ *   `unguardTeamEventTypes()` lets any valid key read them, as one Cal.com snapshot does).
+ * - `GET /v2/teams/:teamId/memberships?take&skip` (calcom.md §5): needs an ADMIN/OWNER membership
+ *   (the role guard ignores `accepted`, as Cal.com's does), else 403; items
+ *   `{id, userId, teamId, accepted, role, user}`.
  * - Envelopes `{"status":"success","data":…}` / `{"status":"error","timestamp","path","error":{code,message}}`.
  * - Without `cal-api-version: 2024-06-14` event types come in the old shape (`length`, not
  *   `lengthInMinutes`); `serveLegacyShape(true)` does so even with the header (calcom#17769).
@@ -31,7 +35,7 @@ const VERSION = "2024-06-14";
 export interface FakeCalcomOptions {
   /** Accepted API keys; each one is a separate user with its own event types (Default: [DEFAULT_API_KEY]). */
   apiKeys?: string[];
-  /** Teams: team id → the API keys that administer it. */
+  /** Teams: team id → the API keys that administer it (accepted ADMIN members). */
   teams?: Record<number, string[]>;
   /** Requests per key per window; `false` turns limiting off (Default: 120 per 60000 ms, block 60000 ms). */
   rateLimit?: { limit?: number; windowMs?: number; blockMs?: number } | false;
@@ -77,6 +81,14 @@ export interface FakeRequest {
   /** Status sent; undefined while pending or for a hang. */
   status: number | undefined;
   fault: string | undefined;
+}
+
+export type TeamRole = "MEMBER" | "ADMIN" | "OWNER";
+
+export interface FakeMembership {
+  id: number;
+  role: TeamRole;
+  accepted: boolean;
 }
 
 export interface FakeUser {
@@ -129,11 +141,14 @@ interface Bucket {
 }
 
 const TEAM_ROUTE = /^\/v2\/teams\/([^/]+)\/event-types(?:\/([^/]+))?\/?$/;
+const MEMBERSHIPS_ROUTE = /^\/v2\/teams\/([^/]+)\/memberships\/?$/;
 const PERSONAL_ROUTE = /^\/v2\/event-types(?:\/([^/]+))?\/?$/;
 
 export class FakeCalcom {
   readonly #users = new Map<string, FakeUser>();
-  readonly #teams = new Map<number, Set<string>>();
+  readonly #teams = new Map<number, Map<string, FakeMembership>>();
+  #teamEventTypesUnguarded = false;
+  #nextMembershipId = 1;
   readonly #stores = new Map<string, Map<number, FakeEventType>>();
   readonly #bookings = new Map<string, Map<string, FakeBooking>>();
   #nextBookingId = 50_001;
@@ -205,10 +220,34 @@ export class FakeCalcom {
     return user;
   }
 
+  /** Makes each key's user an accepted ADMIN of the team (creating the team). */
   addTeam(teamId: number, apiKeys: string[]): void {
-    const members = this.#teams.get(teamId) ?? new Set<string>();
-    for (const key of apiKeys) members.add(key);
+    const members = this.#teams.get(teamId) ?? new Map<string, FakeMembership>();
     this.#teams.set(teamId, members);
+    for (const key of apiKeys) this.addTeamMember(teamId, key, { role: "ADMIN", accepted: true });
+  }
+
+  /** Adds (or changes) one membership: any role, accepted or only invited. */
+  addTeamMember(teamId: number, apiKey: string, options: { role?: TeamRole; accepted?: boolean } = {}): void {
+    this.user(apiKey);
+    const members = this.#teams.get(teamId) ?? new Map<string, FakeMembership>();
+    this.#teams.set(teamId, members);
+    const id = members.get(apiKey)?.id ?? this.#nextMembershipId++;
+    members.set(apiKey, { id, role: options.role ?? "MEMBER", accepted: options.accepted ?? true });
+  }
+
+  removeTeamMember(teamId: number, apiKey: string): void {
+    this.#teams.get(teamId)?.delete(apiKey);
+  }
+
+  /** Any valid key may read (GET) any team's event types, as in a Cal.com snapshot without the guard. */
+  unguardTeamEventTypes(unguarded = true): void {
+    this.#teamEventTypesUnguarded = unguarded;
+  }
+
+  #isTeamAdmin(teamId: number, apiKey: string): boolean {
+    const m = this.#teams.get(teamId)?.get(apiKey);
+    return !!m && (m.role === "ADMIN" || m.role === "OWNER");
   }
 
   // ---- event types ----
@@ -490,6 +529,22 @@ export class FakeCalcom {
     }
 
     if (path === "/v2/bookings" && method === "GET") return this.#listBookings(req, apiKey);
+    const memberships = MEMBERSHIPS_ROUTE.exec(path);
+    if (memberships) {
+      const teamId = Number(memberships[1]);
+      if (!/^\d+$/.test(memberships[1]!)) return badRequest("Validation failed (numeric string is expected)");
+      if (method !== "GET") return { status: 404, error: "NotFoundException", message: `Cannot ${method} ${path}` };
+      const members = this.#teams.get(teamId);
+      if (!members) return { status: 404, error: "NotFoundException", message: `Team with id=${teamId} not found` };
+      if (!this.#isTeamAdmin(teamId, apiKey)) return { status: 403, error: "ForbiddenException", message: "Insufficient team role" };
+      const take = Math.min(250, Math.max(1, Number(req.query["take"] ?? 250) || 250));
+      const skip = Math.max(0, Number(req.query["skip"] ?? 0) || 0);
+      const all = [...members.entries()].map(([key, m]) => {
+        const u = this.user(key);
+        return { id: m.id, userId: u.id, teamId, accepted: m.accepted, role: m.role, disableImpersonation: false, user: { ...u, avatarUrl: null } };
+      });
+      return { status: 200, data: all.slice(skip, skip + take) };
+    }
 
     let owner: Owner;
     let rawId: string | undefined;
@@ -498,7 +553,10 @@ export class FakeCalcom {
     if (team) {
       const teamId = Number(team[1]);
       if (!Number.isInteger(teamId)) return badRequest("Validation failed (numeric string is expected)");
-      if (!this.#teams.get(teamId)?.has(apiKey)) return { status: 403, error: "ForbiddenException", message: "Insufficient team role" };
+      const unguardedRead = this.#teamEventTypesUnguarded && method === "GET";
+      if (!unguardedRead && !this.#isTeamAdmin(teamId, apiKey)) {
+        return { status: 403, error: "ForbiddenException", message: "Insufficient team role" };
+      }
       owner = { teamId };
       rawId = team[2];
     } else if (personal) {
@@ -553,7 +611,7 @@ export class FakeCalcom {
     let owner: Owner = apiKey;
     if (q["teamId"] !== undefined) {
       const teamId = Number(q["teamId"]);
-      if (!this.#teams.get(teamId)?.has(apiKey)) return { status: 403, error: "ForbiddenException", message: "Insufficient team role" };
+      if (!this.#isTeamAdmin(teamId, apiKey)) return { status: 403, error: "ForbiddenException", message: "Insufficient team role" };
       owner = { teamId };
     }
     const all = [...this.#bookingStore(owner).values()];

@@ -23,11 +23,11 @@ import { SIGNATURE_HEADER, verifySignature } from "../../calcom/signature.ts";
 import { env } from "../../config.ts";
 import { activeSecrets } from "../../domain/webhook-secrets.ts";
 import { log } from "../../log.ts";
-import { recordWebhook, type WebhookOutcome } from "../../metrics.ts";
+import { recordWebhook, webhooksUnmatched, type WebhookOutcome } from "../../metrics.ts";
 import { createLimiter, RateLimiterRes } from "../../ratelimit.ts";
 import { isUuid } from "../../schema/ids.ts";
 import { errorLine } from "../../webhooks/errors.ts";
-import { companyForEventType, storeDelivery, type Delivery, type Stored } from "../../webhooks/inbox.ts";
+import { companyForEventType, storeDelivery, type Delivery, type Route, type Stored } from "../../webhooks/inbox.ts";
 import { requestIdOf } from "../request-context.ts";
 
 export const WEBHOOK_PATHS = ["/webhooks/calcom/:companyId", "/webhooks/calcom", "/api/calcom/webhook"] as const;
@@ -239,11 +239,19 @@ export async function calcomWebhookRoutes(app: FastifyInstance): Promise<void> {
       };
     } else {
       const event = parsed.event;
+      let note: string | null = null;
       if (!scoped) {
+        let route: Route;
         try {
-          companyId = await companyForEventType(event.eventTypeId);
+          route = await companyForEventType(event.eventTypeId);
         } catch (err) {
           return unavailable(req, reply, err);
+        }
+        companyId = route.companyId;
+        if (route.companyId === null) {
+          note = route.detail;
+          webhooksUnmatched.add(1, { reason: route.reason });
+          span?.setAttribute("calsync.webhook.unmatched_reason", route.reason);
         }
       }
       delivery = {
@@ -254,6 +262,7 @@ export async function calcomWebhookRoutes(app: FastifyInstance): Promise<void> {
         payloadJson: payloadJsonOf(raw.toString("utf8")),
         rawBody: null,
         eventCreatedAt: event.createdAt,
+        note,
       };
     }
     span?.setAttribute("calsync.webhook.trigger", delivery.triggerEvent);
