@@ -13,6 +13,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: "forks",
+    // The chaos suite has its own config (vitest.chaos.config.ts, `npm run test:chaos`).
+    exclude: ["**/node_modules/**", "test/chaos/**"],
     coverage: {
       provider: "v8",
       include: ["src/**/*.ts"],

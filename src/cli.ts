@@ -10,6 +10,7 @@ import { logToStderr } from "./log.ts";
 import { companyIdArg, withRuntime } from "./cli/common.ts";
 import { emit, note, outputOf, paint, table } from "./cli/output.ts";
 import { registerTokenRevoke } from "./cli/token-revoke.ts";
+import { registerSecretsRotate } from "./cli/secrets-rotate.ts";
 
 export { companyIdArg, withRuntime };
 
@@ -102,6 +103,7 @@ export function buildCli(): Command {
     );
 
   registerTokenRevoke(token);
+  registerSecretsRotate(program);
 
   program
     .command("sync")

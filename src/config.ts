@@ -42,6 +42,7 @@ export const envSchema = z
       .min(24, "must be at least 24 characters; create one with `openssl rand -hex 24`")
       .optional(),
     SECRETS_KEY: base64Key.optional(),
+    SECRETS_KEY_PREVIOUS: base64Key.optional(),
     CALCOM_API_URL: z
       .url({ protocol: /^https?$/, error: "must be an http(s) URL without /v2, e.g. https://api.cal.com" })
       .refine((u) => !/\/v2\/?$/.test(u), "must not end in /v2 (calsync adds it)")
@@ -52,6 +53,7 @@ export const envSchema = z
     CALCOM_RATE_LIMIT_PER_MINUTE: intVar(1, 100_000, "must be requests per minute, at least 1").default(100),
     WEBHOOK_MAX_BYTES: intVar(1024, 64 * 1024 * 1024, "must be a byte count from 1024 to 67108864").default(1_048_576),
     WORKER_CONCURRENCY: intVar(1, 256, "must be a whole number from 1 to 256").default(4),
+    WORKER_DEAD_AFTER_SECONDS: intVar(2, 86_400, "must be seconds from 2 to 86400").default(30),
     SYNC_CRON: z
       .string()
       .refine((s) => {
@@ -88,6 +90,12 @@ export const envSchema = z
       .optional(),
   })
   .superRefine((vars, ctx) => {
+    if (vars.SECRETS_KEY_PREVIOUS && !vars.SECRETS_KEY) {
+      ctx.addIssue({ code: "custom", path: ["SECRETS_KEY_PREVIOUS"], message: "needs SECRETS_KEY (the new key) beside it" });
+    }
+    if (vars.SECRETS_KEY_PREVIOUS && vars.SECRETS_KEY_PREVIOUS === vars.SECRETS_KEY) {
+      ctx.addIssue({ code: "custom", path: ["SECRETS_KEY_PREVIOUS"], message: "must differ from SECRETS_KEY (it is the key being rotated out)" });
+    }
     if (!vars.DATABASE_URL) return;
     for (const key of ["ADMIN_TOKEN", "SECRETS_KEY"] as const) {
       if (!vars[key]) {

@@ -38,6 +38,9 @@ export const jobDuration = meter.createHistogram("calsync_job_duration_seconds",
   description: "Job run time by task",
   advice: { explicitBucketBoundaries: LONG_BUCKETS },
 });
+export const workerJobsReleased = meter.createCounter("calsync_worker_jobs_released", {
+  description: "Jobs released from workers found dead (silent longer than WORKER_DEAD_AFTER_SECONDS)",
+});
 export const syncRunsTotal = meter.createCounter("calsync_sync_runs", { description: "Sync runs by trigger and outcome" });
 export const syncRunDuration = meter.createHistogram("calsync_sync_run_duration_seconds", {
   description: "Sync run duration",

@@ -6,6 +6,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "n
 import { join, resolve } from "node:path";
 import { env, setEnv, type Env } from "./config.ts";
 import { connectDatabase, disconnectDatabase } from "./db/client.ts";
+import { checkSecretsKey } from "./domain/stored-secrets.ts";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "./db/embedded.ts";
 import { migrateDatabase } from "./db/setup.ts";
 import {
@@ -75,20 +76,30 @@ export async function boot(options: BootOptions = {}): Promise<Runtime> {
 
   const stopEmbedded = embedded;
   const dataDir = resolve(config.DATA_DIR);
+  const close = async () => {
+    await closeRateLimitStores();
+    await disconnectDatabase();
+    if (stopEmbedded) {
+      withdrawSharedDatabase(dataDir);
+      await stopEmbedded.stop();
+    }
+  };
+  // migrate only touches the schema; every other command needs the stored secrets readable.
+  if (options.migrate ?? true) {
+    try {
+      await checkSecretsKey();
+    } catch (err) {
+      await close();
+      throw err;
+    }
+  }
   return {
     env: config,
     databaseUrl,
     adminTokenHint,
     embedded,
     attachedTo,
-    close: async () => {
-      await closeRateLimitStores();
-      await disconnectDatabase();
-      if (stopEmbedded) {
-        withdrawSharedDatabase(dataDir);
-        await stopEmbedded.stop();
-      }
-    },
+    close,
   };
 }
 

@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import { db } from "../src/db/client.ts";
 import type { Prisma } from "../src/generated/prisma/client.ts";
-import { SecretBox, newApiToken } from "../src/secrets.ts";
+import { SecretBox, newApiToken, secretContext } from "../src/secrets.ts";
 import { env } from "../src/config.ts";
 
 let seq = 0;
@@ -24,7 +24,7 @@ export async function connectCompany(companyId: string, apiKey = `cal_test_${ran
   const box = new SecretBox(env().SECRETS_KEY!);
   return db().calcomConnection.create({
     data: {
-      companyId, apiKeyEncrypted: box.encrypt(apiKey), apiKeyFingerprint: box.fingerprint(apiKey), teamId: teamId ?? null,
+      companyId, apiKeyEncrypted: box.encrypt(apiKey, secretContext("calcom_api_key", companyId)), apiKeyFingerprint: box.fingerprint(apiKey), teamId: teamId ?? null,
       ownershipVerifiedAt: options.verified === false ? null : new Date(),
     },
   });
@@ -32,7 +32,8 @@ export async function connectCompany(companyId: string, apiKey = `cal_test_${ran
 
 export async function createWebhookSecret(companyId: string, secret = `whsec_${randomUUID()}`, expiresAt: Date | null = null) {
   const box = new SecretBox(env().SECRETS_KEY!);
-  await db().webhookSecret.create({ data: { companyId, secretEncrypted: box.encrypt(secret), expiresAt } });
+  const id = randomUUID();
+  await db().webhookSecret.create({ data: { id, companyId, secretEncrypted: box.encrypt(secret, secretContext("webhook_secret", companyId, id)), expiresAt } });
   return secret;
 }
 

@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { secretContext } from "../src/secrets.ts";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { db, pool } from "../src/db/client.ts";
@@ -61,7 +62,7 @@ describe("calsync sync", () => {
   it("syncs every connected company with --all and exits 1 when one fails", async () => {
     const good = await connectedCompany(h.fake, 2);
     const bad = await connectedCompany(h.fake, 2);
-    await pool().query("UPDATE calcom_connections SET api_key_encrypted = $1 WHERE company_id = $2", [secretBox().encrypt("cal_live_revoked"), bad.company.id]);
+    await pool().query("UPDATE calcom_connections SET api_key_encrypted = $1 WHERE company_id = $2", [secretBox().encrypt("cal_live_revoked", secretContext("calcom_api_key", bad.company.id)), bad.company.id]);
     await createCompany(); // not connected: not part of --all
 
     const { code, stdout } = await calsync("sync", "--all");

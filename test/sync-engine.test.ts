@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { secretContext } from "../src/secrets.ts";
 import { db, pool } from "../src/db/client.ts";
 import { tuneCalcomClients } from "../src/calcom/for-company.ts";
 import { runSyncCommand } from "../src/sync/command.ts";
@@ -220,7 +221,7 @@ describe("faults", () => {
     const { company, apiKey } = await connectedCompany(h.fake, 2);
     await syncNow(company.id);
     await pool().query("UPDATE calcom_connections SET api_key_encrypted = $1 WHERE company_id = $2", [
-      (await import("../src/calcom/for-company.ts")).secretBox().encrypt(`${apiKey}_revoked`),
+      (await import("../src/calcom/for-company.ts")).secretBox().encrypt(`${apiKey}_revoked`, secretContext("calcom_api_key", company.id)),
       company.id,
     ]);
 

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { secretContext } from "../src/secrets.ts";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { db, pool } from "../src/db/client.ts";
 import { secretBox } from "../src/calcom/for-company.ts";
@@ -41,7 +42,7 @@ describe("connectCalcom", () => {
     expect(h.fake.requests.map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual(["GET /v2/me 200"]);
     const connection = await db().calcomConnection.findUniqueOrThrow({ where: { companyId: company.id } });
     expect(connection.apiKeyEncrypted).not.toContain(apiKey);
-    expect(secretBox().decrypt(connection.apiKeyEncrypted)).toBe(apiKey);
+    expect(secretBox().decrypt(connection.apiKeyEncrypted, secretContext("calcom_api_key", company.id))).toBe(apiKey);
     expect(connection.apiKeyFingerprint).toBe(secretBox().fingerprint(apiKey));
     expect(connection.teamId).toBeNull();
     expect(connection.lastVerifiedAt).not.toBeNull();
@@ -208,7 +209,7 @@ describe("syncService and sync_service", () => {
   it("marks the service ERROR when the key no longer works", async () => {
     const { company, eventTypes } = await connectedCompany(h.fake, 1);
     const service = await createService(company.id, { calcomEventTypeId: eventTypes[0]!.id, syncStatus: "SYNCED" });
-    await pool().query("UPDATE calcom_connections SET api_key_encrypted = $1 WHERE company_id = $2", [secretBox().encrypt("cal_live_revoked"), company.id]);
+    await pool().query("UPDATE calcom_connections SET api_key_encrypted = $1 WHERE company_id = $2", [secretBox().encrypt("cal_live_revoked", secretContext("calcom_api_key", company.id)), company.id]);
     await h.t.gql(SYNC_SERVICE, { id: gid("Service", service.id) });
     await drainJobs();
     const row = await db().service.findUniqueOrThrow({ where: { id: service.id } });
@@ -308,7 +309,7 @@ describe("syncRunProgress over SSE", () => {
 
   it("shows the run ledger through the API after a failure", async () => {
     const { company } = await connectedCompany(h.fake, 1);
-    await pool().query("UPDATE calcom_connections SET api_key_encrypted = $1 WHERE company_id = $2", [secretBox().encrypt("cal_live_revoked"), company.id]);
+    await pool().query("UPDATE calcom_connections SET api_key_encrypted = $1 WHERE company_id = $2", [secretBox().encrypt("cal_live_revoked", secretContext("calcom_api_key", company.id)), company.id]);
     const queued = await h.t.gql(SYNC_COMPANY, { id: gid("Company", company.id) });
     await drainJobs();
     const res = await h.t.gql(`query($id: ID!) { syncRun(id: $id) { status error errorClass attempts progress durationMs correlationId traceId } }`, {

@@ -8,7 +8,7 @@ import { env } from "../src/config.ts";
 import { db } from "../src/db/client.ts";
 import { activeSecrets, addWebhookSecret } from "../src/domain/webhook-secrets.ts";
 import { schema } from "../src/schema/index.ts";
-import { SecretBox } from "../src/secrets.ts";
+import { SecretBox, secretContext } from "../src/secrets.ts";
 import { createApiTokenFor, createCompany, createWebhookSecret } from "./factories.ts";
 import { startTestApp, type TestApp } from "./support/app.ts";
 import { companyGid } from "./support/webhooks.ts";
@@ -35,7 +35,7 @@ describe("addWebhookSecret (GraphQL)", () => {
 
     const [row] = await db().webhookSecret.findMany({ where: { companyId: c.id } });
     expect(row!.secretEncrypted).not.toContain(secret);
-    expect(new SecretBox(env().SECRETS_KEY!).decrypt(row!.secretEncrypted)).toBe(secret);
+    expect(new SecretBox(env().SECRETS_KEY!).decrypt(row!.secretEncrypted, secretContext("webhook_secret", c.id, row!.id))).toBe(secret);
     expect(row!.expiresAt).toBeNull();
 
     const audits = await db().auditEvent.findMany({ where: { companyId: c.id, action: "webhook_secret.added" } });
@@ -77,7 +77,7 @@ describe("addWebhookSecret (GraphQL)", () => {
     expect(res.body.errors).toBeUndefined();
     const rows = await db().webhookSecret.findMany({ where: { companyId: c.id }, orderBy: { createdAt: "asc" } });
     const box = new SecretBox(env().SECRETS_KEY!);
-    const byPlain = Object.fromEntries(rows.map((r) => [box.decrypt(r.secretEncrypted), r.expiresAt]));
+    const byPlain = Object.fromEntries(rows.map((r) => [box.decrypt(r.secretEncrypted, secretContext("webhook_secret", c.id, r.id)), r.expiresAt]));
     const hour = byPlain["active-secret-0123456789abcdef"]!.getTime();
     expect(hour).toBeGreaterThanOrEqual(before + 3_600_000 - 1000);
     expect(hour).toBeLessThanOrEqual(Date.now() + 3_600_000 + 1000);

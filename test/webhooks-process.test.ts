@@ -26,7 +26,7 @@ import {
 } from "./fixtures/webhooks.ts";
 import { startTestApp, type TestApp } from "./support/app.ts";
 import { spanExporter } from "./support/otel-setup.ts";
-import { companyGid, deliver, jobs, jobsForEvent, makeJobsDue, runWebhookJobs, scopedPath } from "./support/webhooks.ts";
+import { companyGid, deliver, eventIdOf, jobs, jobsForEvent, makeJobsDue, runWebhookJobs, scopedPath } from "./support/webhooks.ts";
 
 const EVENT_TYPE = 1187;
 
@@ -45,7 +45,7 @@ afterAll(async () => t.close());
 async function send(body: Body, to: { id: string; secret: string } = company): Promise<string> {
   const res = await deliver(t, scopedPath(to.id), body, { secret: to.secret });
   expect(res.status).toBe(202);
-  return res.body.id as string;
+  return eventIdOf(res);
 }
 
 /** Delivers and processes, one event after the other (the order of a test is the delivery order). */
@@ -327,7 +327,7 @@ describe("idempotency", () => {
     expect(await event(createdId!)).toMatchObject({ status: "PROCESSED", attempts: 1 });
 
     const again = await deliver(t, scopedPath(company.id), bookingCreated({ uid, createdAt: at(1) }), { secret: company.secret });
-    expect(again.body).toEqual({ id: createdId, duplicate: true });
+    expect(again.body).toEqual({ id: encodeGlobalID("WebhookEvent", createdId!), duplicate: true });
     expect(await jobsForEvent(createdId!)).toHaveLength(0);
   });
 

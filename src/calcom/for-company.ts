@@ -6,7 +6,8 @@
 import { env } from "../config.ts";
 import { db } from "../db/client.ts";
 import { calcomRequests } from "../metrics.ts";
-import { SecretBox } from "../secrets.ts";
+import { secretContext, type SecretBox } from "../secrets.ts";
+import { secretBox as storedSecretBox } from "../domain/stored-secrets.ts";
 import { rateBudget } from "../sync/rate-budget.ts";
 import { CalcomClient, type CalcomClientOptions } from "./client.ts";
 
@@ -29,9 +30,7 @@ export class NotConnected extends Error {
 }
 
 export function secretBox(): SecretBox {
-  const key = env().SECRETS_KEY;
-  if (!key) throw new Error("SECRETS_KEY is not configured");
-  return new SecretBox(key);
+  return storedSecretBox();
 }
 
 export interface KeyedClientInput {
@@ -67,7 +66,7 @@ export async function clientForCompany(companyId: string): Promise<CalcomClient>
   });
   if (!connection) throw new NotConnected(companyId);
   return clientForKey({
-    apiKey: secretBox().decrypt(connection.apiKeyEncrypted),
+    apiKey: secretBox().decrypt(connection.apiKeyEncrypted, secretContext("calcom_api_key", companyId)),
     fingerprint: connection.apiKeyFingerprint,
     teamId: connection.teamId,
     companyId,

@@ -12,6 +12,7 @@ import { db } from "../db/client.ts";
 import { log } from "../log.ts";
 import { AppError, NotFoundError, UserInputError } from "./errors.ts";
 import { invalidateListing, rememberListing } from "../sync/listing-cache.ts";
+import { secretContext } from "../secrets.ts";
 import { audit } from "./audit.ts";
 import { NotTeamAdmin, proveTeamAdmin } from "./calcom-ownership.ts";
 import { activeSecrets, addWebhookSecret } from "./webhook-secrets.ts";
@@ -105,7 +106,7 @@ export async function connectCalcom(input: ConnectCalcomInput, actor: string): P
   await db().$transaction(async (tx) => {
     const now = new Date();
     const data = {
-      apiKeyEncrypted: box.encrypt(apiKey),
+      apiKeyEncrypted: box.encrypt(apiKey, secretContext("calcom_api_key", companyId)),
       apiKeyFingerprint: fingerprint,
       teamId,
       lastVerifiedAt: now,

@@ -9,10 +9,11 @@
  */
 import { LRUCache } from "lru-cache";
 import type { Prisma } from "../generated/prisma/client.ts";
-import { env } from "../config.ts";
 import { db } from "../db/client.ts";
 import { log } from "../log.ts";
-import { SecretBox } from "../secrets.ts";
+import { secretContext } from "../secrets.ts";
+import { uuidv7 } from "../webhooks/inbox.ts";
+import { secretBox } from "./stored-secrets.ts";
 import { NotFoundError, UserInputError } from "./errors.ts";
 import { audit } from "./audit.ts";
 
@@ -30,23 +31,17 @@ interface CachedSecret {
   expiresAt: number | null;
 }
 
-function secretBox(): SecretBox {
-  const key = env().SECRETS_KEY;
-  if (!key) throw new Error("SECRETS_KEY is not configured");
-  return new SecretBox(key);
-}
-
 async function loadSecrets(companyId: string): Promise<CachedSecret[]> {
   const rows = await db().webhookSecret.findMany({
     where: { companyId, OR: [{ expiresAt: null }, { expiresAt: { gt: new Date() } }] },
-    select: { id: true, secretEncrypted: true, expiresAt: true },
+    select: { id: true, companyId: true, secretEncrypted: true, expiresAt: true },
     orderBy: { createdAt: "desc" },
   });
   const box = secretBox();
   const secrets: CachedSecret[] = [];
   for (const row of rows) {
     try {
-      secrets.push({ plaintext: box.decrypt(row.secretEncrypted), expiresAt: row.expiresAt?.getTime() ?? null });
+      secrets.push({ plaintext: box.decrypt(row.secretEncrypted, secretContext("webhook_secret", row.companyId, row.id)), expiresAt: row.expiresAt?.getTime() ?? null });
     } catch {
       // A secret stored under another SECRETS_KEY cannot verify anything; say so without failing.
       log("webhook").warn({ companyId, secretId: row.id }, "webhook secret cannot be decrypted with SECRETS_KEY");
@@ -100,7 +95,9 @@ export async function addWebhookSecret(
   ) {
     throw new UserInputError("expiresOldAfterSeconds must be a whole number of seconds, 0 or more.", "expiresOldAfterSeconds");
   }
-  const encrypted = secretBox().encrypt(secret);
+  // The id is made here, so the ciphertext can be bound to its own row (associated data).
+  const secretId = uuidv7();
+  const encrypted = secretBox().encrypt(secret, secretContext("webhook_secret", companyId, secretId));
 
   const write = async (t: Tx) => {
     const company = await t.company.findUnique({ where: { id: companyId }, select: { id: true } });
@@ -117,7 +114,7 @@ export async function addWebhookSecret(
       });
       expiredCount = count;
     }
-    const row = await t.webhookSecret.create({ data: { companyId, secretEncrypted: encrypted }, select: { id: true } });
+    const row = await t.webhookSecret.create({ data: { id: secretId, companyId, secretEncrypted: encrypted }, select: { id: true } });
     await audit(
       companyId,
       actor,

@@ -3,7 +3,7 @@
  * through `app.server` with supertest.
  */
 import { createServer } from "node:http";
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import { log } from "../log.ts";
 import { createGraphql } from "./graphql.ts";
 import { healthRoutes } from "./health.ts";
@@ -17,6 +17,11 @@ export interface AppOptions {
   adminToken: string;
 }
 
+/** The webhook routes' URLs (before routing: the raw request URL). */
+function isWebhookUrl(url: string): boolean {
+  return url.startsWith("/webhooks/calcom") || url.startsWith("/api/calcom/webhook");
+}
+
 const QUIET_ROUTES = new Set(["/healthz", "/readyz", "/metrics"]);
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
@@ -28,6 +33,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // Cal.com and operators see precise 4xx; never leak stack traces.
     // Draining is answered by our own hook below, with the contract's body and Retry-After.
     return503OnClosing: false,
+    // A path parameter of any length reaches its route (Fastify's default, 100, answers 414): an
+    // over-long `:companyId` is an unknown company, 401 (CONTRACT §3). Node's own request-line
+    // limit (16 KiB of headers) still bounds it.
+    routerOptions: { maxParamLength: 16_384 },
+    // A path the router cannot decode (bad percent-encoding) never reaches a route. On the webhook
+    // paths it names no company: the same 401 as any unknown company (CONTRACT §3), no hint.
+    frameworkErrors: (err, req, reply) => {
+      const r = reply as unknown as FastifyReply;
+      if (isWebhookUrl(req.raw.url ?? "")) return void r.code(401).send({ error: "invalid_signature" });
+      return void r.code(400).send({ error: (err.code ?? "bad_request").toLowerCase() });
+    },
     forceCloseConnections: "idle",
   });
 

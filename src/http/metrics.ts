@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance } from "fastify";
 import { prometheusExporter } from "../../otel/sdk.ts";
+import { env } from "../config.ts";
 import { pool } from "../db/client.ts";
 import { coverageReport } from "../domain/coverage.ts";
 import { log } from "../log.ts";
@@ -19,7 +20,13 @@ function registerDatabaseGauges(): void {
     description: "Jobs waiting or running, by task",
   });
   const oldestDue = meter.createObservableGauge("calsync_queue_oldest_due_age_seconds", {
-    description: "Age of the oldest job that is due and not yet locked (0 when none)",
+    description: "Queue lag: age of the oldest due job not yet done, waiting or locked (0 when none)",
+  });
+  const oldestLocked = meter.createObservableGauge("calsync_queue_oldest_locked_age_seconds", {
+    description: "How long the longest-held job lock has been held (0 when none)",
+  });
+  const stranded = meter.createObservableGauge("calsync_queue_jobs_locked_by_gone_workers", {
+    description: "Jobs locked by a worker with no heartbeat within WORKER_DEAD_AFTER_SECONDS (released at the next recovery)",
   });
   const coverage = meter.createObservableGauge("calsync_coverage_percent", {
     description: "Synced / active services * 100, per company",
@@ -27,19 +34,30 @@ function registerDatabaseGauges(): void {
   meter.addBatchObservableCallback(
     async (observer) => {
       try {
-        const { rows } = await pool().query<{ task: string; depth: number; oldest: number | null }>(`
+        // A locked job counts as lag too: one held by a dead worker is exactly the lag to alert on.
+        const { rows } = await pool().query<{ task: string; depth: number; oldest: number | null; locked: number | null; gone: number }>(`
           SELECT t.identifier AS task, count(*)::int AS depth,
-                 extract(epoch FROM now() - min(j.run_at) FILTER (WHERE j.run_at <= now() AND j.locked_at IS NULL))::float AS oldest
+                 extract(epoch FROM now() - min(j.run_at) FILTER (WHERE j.run_at <= now()))::float AS oldest,
+                 extract(epoch FROM now() - min(j.locked_at))::float AS locked,
+                 count(*) FILTER (WHERE j.locked_by IS NOT NULL AND NOT EXISTS (
+                   SELECT 1 FROM worker_heartbeats h
+                    WHERE h.worker_id = j.locked_by AND h.last_beat_at >= now() - make_interval(secs => $1)))::int AS gone
             FROM graphile_worker._private_jobs j
             JOIN graphile_worker._private_tasks t ON t.id = j.task_id
-           WHERE j.attempts < j.max_attempts
-           GROUP BY t.identifier`);
+           WHERE j.attempts < j.max_attempts OR j.locked_at IS NOT NULL
+           GROUP BY t.identifier`, [env().WORKER_DEAD_AFTER_SECONDS]);
         let oldest = 0;
+        let locked = 0;
+        let gone = 0;
         for (const r of rows) {
           observer.observe(queueDepth, r.depth, { task: r.task });
           oldest = Math.max(oldest, r.oldest ?? 0);
+          locked = Math.max(locked, r.locked ?? 0);
+          gone += r.gone;
         }
         observer.observe(oldestDue, oldest);
+        observer.observe(oldestLocked, locked);
+        observer.observe(stranded, gone);
         const report = await coverageReport(null);
         for (const c of report.companies) {
           observer.observe(coverage, c.coverage.coveragePercent, { company_id: c.companyId, company: c.slug });
@@ -48,7 +66,7 @@ function registerDatabaseGauges(): void {
         log("http").warn({ err: (err as Error).message }, "metrics gauges unavailable");
       }
     },
-    [queueDepth, oldestDue, coverage],
+    [queueDepth, oldestDue, oldestLocked, stranded, coverage],
   );
 }
 

@@ -2,7 +2,9 @@ import { builder } from "./builder.ts";
 import { db } from "../db/client.ts";
 import { actorOf, audit } from "../domain/audit.ts";
 import { WebhookEventStatus } from "../generated/prisma/enums.ts";
-import { requeueWebhookEvent } from "../webhooks/inbox.ts";
+import { retryWebhookEvent } from "../domain/webhook-events.ts";
+import type { Prisma } from "../generated/prisma/client.ts";
+import type { Context } from "./builder.ts";
 import { Company } from "./company.ts";
 import { NotFoundError, UserInputError } from "./errors.ts";
 import { isUuid } from "./ids.ts";
@@ -31,8 +33,44 @@ export const WebhookEvent = builder.prismaNode("WebhookEvent", {
       description: "The delivered JSON; for a signed body that was not JSON, {\"raw\": \"…\"}.",
       resolve: (e) => e.payload ?? (e.rawBody === null ? null : { raw: e.rawBody }),
     }),
+    rawBodyBase64: t.string({
+      nullable: true,
+      select: { rawBytes: true },
+      description:
+        "The exact signed bytes (base64), kept when `payload` is not a faithful copy of them: a body with NUL characters, lone surrogates, nesting or numbers PostgreSQL's jsonb refuses, or one that is not UTF-8. Null when `payload` is the body as sent.",
+      resolve: (e) => (e.rawBytes === null ? null : Buffer.from(e.rawBytes).toString("base64")),
+    }),
   }),
 });
+
+/** One connection type for `Company.webhookEvents` and `Query.webhookEvents`. */
+const WebhookEventConnection = builder.connectionObject(
+  {
+    type: WebhookEvent,
+    name: "WebhookEventConnection",
+    fields: (t) => ({
+      totalCount: t.int({
+        resolve: (connection) => {
+          const { totalCount } = connection as { totalCount?: number | (() => number | Promise<number>) };
+          return typeof totalCount === "function" ? totalCount() : (totalCount ?? 0);
+        },
+      }),
+    }),
+  },
+  { name: "WebhookEventEdge" },
+);
+
+function eventFilter(args: { status?: WebhookEventStatus | null | undefined; triggerEvent?: string | null | undefined }): Prisma.WebhookEventWhereInput {
+  return {
+    ...(args.status ? { status: args.status } : {}),
+    ...(args.triggerEvent ? { triggerEvent: args.triggerEvent } : {}),
+  };
+}
+
+/** The admin sees every event (UNMATCHED ones too); a company token its own company's. */
+function visibleEvents(ctx: Context): Prisma.WebhookEventWhereInput {
+  return ctx.principal.kind === "admin" ? {} : { companyId: ctx.principal.companyId };
+}
 
 builder.prismaObjectField(Company, "webhookEvents", (t) =>
   t.relatedConnection("webhookEvents", {
@@ -43,13 +81,29 @@ builder.prismaObjectField(Company, "webhookEvents", (t) =>
       triggerEvent: t.arg.string(),
     },
     query: (args) => ({
-      where: {
-        ...(args.status ? { status: args.status } : {}),
-        ...(args.triggerEvent ? { triggerEvent: args.triggerEvent } : {}),
-      },
+      where: eventFilter(args),
       orderBy: [{ receivedAt: "desc" }, { id: "desc" }],
     }),
-  }, { name: "WebhookEventConnection" }, { name: "WebhookEventEdge" }),
+  }, WebhookEventConnection),
+);
+
+builder.queryField("webhookEvents", (t) =>
+  t.prismaConnection({
+    type: "WebhookEvent",
+    cursor: "id",
+    description: "Webhook events, newest first. The admin token sees every company's and the UNMATCHED ones (no company); a company token its own company's.",
+    args: {
+      status: t.arg({ type: WebhookEventStatusEnum }),
+      triggerEvent: t.arg.string(),
+    },
+    totalCount: (_parent, args, ctx) => db().webhookEvent.count({ where: { ...visibleEvents(ctx), ...eventFilter(args) } }),
+    resolve: (query, _parent, args, ctx) =>
+      db().webhookEvent.findMany({
+        ...query,
+        where: { ...visibleEvents(ctx), ...eventFilter(args) },
+        orderBy: [{ receivedAt: "desc" }, { id: "desc" }],
+      }),
+  }, WebhookEventConnection),
 );
 
 builder.queryField("webhookEvent", (t) =>
@@ -65,7 +119,8 @@ builder.queryField("webhookEvent", (t) =>
 builder.mutationField("retryWebhookEvent", (t) =>
   t.prismaField({
     type: "WebhookEvent",
-    description: "Re-enqueues a FAILED (or stuck RECEIVED) event; it continues the event's own trace.",
+    description:
+      "Re-enqueues a FAILED (or stuck RECEIVED) event, continuing the event's own trace; an UNMATCHED event is matched again (by event type, booking uid or booking id) and processed once it names a company.",
     args: { id: t.arg.globalID({ required: true, for: WebhookEvent }) },
     // The event's company decides; an unmatched event is the admin's; an unknown id is NOT_FOUND.
     authScopes: async (_parent, args) => {
@@ -76,7 +131,7 @@ builder.mutationField("retryWebhookEvent", (t) =>
     },
     resolve: async (query, _parent, args, ctx) => {
       if (!isUuid(args.id.id)) throw new NotFoundError("WebhookEvent");
-      await requeueWebhookEvent(args.id.id, actorOf(ctx.principal));
+      await retryWebhookEvent(args.id.id, actorOf(ctx.principal));
       return db().webhookEvent.findUniqueOrThrow({ ...query, where: { id: args.id.id } });
     },
   }),

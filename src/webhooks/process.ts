@@ -33,6 +33,7 @@ import { webhookProcessingLag } from "../metrics.ts";
 import { enqueueServiceSync } from "../sync/service-sync.ts";
 import { invalidateListing } from "../sync/listing-cache.ts";
 import { errorLine } from "./errors.ts";
+import { rematchUnmatched } from "./match.ts";
 
 type Tx = Prisma.TransactionClient;
 
@@ -249,6 +250,7 @@ async function changesFor(tx: Tx, companyId: string, e: WebhookEnvelope, receive
  */
 export async function processWebhookEvent(eventId: string): Promise<ProcessResult> {
   const span = trace.getActiveSpan();
+  const bookingsNamed = { uids: [] as string[], ids: [] as number[] };
   const outcome = await db().$transaction(
     async (tx) => {
       const rows = await tx.$queryRaw<
@@ -272,6 +274,10 @@ export async function processWebhookEvent(eventId: string): Promise<ProcessResul
           const uids = [...new Set(changes.map((c) => c.uid))].sort();
           for (const uid of uids) await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`booking:${uid}`}, 0))`;
           for (const change of changes) await applyChange(tx, companyId, change);
+          for (const change of changes) {
+            bookingsNamed.uids.push(change.uid);
+            if (change.calcomBookingId !== null && change.calcomBookingId <= 2_147_483_647) bookingsNamed.ids.push(change.calcomBookingId);
+          }
           status = "PROCESSED";
         }
       }
@@ -285,6 +291,13 @@ export async function processWebhookEvent(eventId: string): Promise<ProcessResul
     { maxWait: 10_000, timeout: 30_000 },
   );
   if (!outcome) return "SKIPPED";
+  // Events of these bookings that arrived before them (unscoped NO_SHOW_UPDATED, …) can now be
+  // matched. After COMMIT, so they see the bookings; a failure here is caught up after the next sync.
+  if (bookingsNamed.uids.length > 0) {
+    await rematchUnmatched({ bookings: bookingsNamed }).catch((err: unknown) =>
+      log("webhook").warn({ err: errorLine(err) }, "re-matching unmatched events failed; the next sync retries"),
+    );
+  }
   webhookProcessingLag.record(outcome.lagSeconds);
   span?.setAttribute("calsync.webhook.outcome", outcome.status.toLowerCase());
   log("webhook").info({ eventId, trigger: outcome.trigger, status: outcome.status }, "webhook event processed");

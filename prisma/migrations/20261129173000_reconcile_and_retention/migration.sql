@@ -49,6 +49,9 @@ CREATE INDEX "reconcile_runs_queued_at_idx" ON "reconcile_runs"("queued_at");
 -- CreateIndex
 CREATE INDEX "audit_events_created_at_idx" ON "audit_events"("created_at");
 
+-- CreateIndex
+CREATE INDEX "bookings_uid_idx" ON "bookings"("uid");
+
 -- Booking uids become unique per company. Every existing row keeps its place: uids were
 -- unique across companies, so they are unique per company too. The new index exists before the
 -- old one goes, so uniqueness is enforced throughout.
@@ -70,8 +73,9 @@ ALTER TABLE "webhook_events" ADD CONSTRAINT "webhook_events_reconcile_run_id_fke
 -- AddForeignKey
 ALTER TABLE "reconcile_runs" ADD CONSTRAINT "reconcile_runs_company_id_fkey" FOREIGN KEY ("company_id") REFERENCES "companies"("id") ON DELETE CASCADE ON UPDATE CASCADE;
 
--- One QUEUED or RUNNING reconcile per company, which concurrent requests share (not expressible in
--- schema.prisma).
+-- Hand-written (partial indexes are beyond schema.prisma) ------------------------------------------
+
+-- One QUEUED or RUNNING reconcile per company, which concurrent requests share.
 CREATE UNIQUE INDEX "reconcile_runs_one_active_per_company" ON "reconcile_runs" ("company_id")
   WHERE status IN ('QUEUED', 'RUNNING');
 
