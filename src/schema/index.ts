@@ -11,5 +11,8 @@ import "./auditEvent.ts";
 import "./apiToken.ts";
 import "./calcom.ts";
 import "./reconcileRun.ts";
+import "./serviceMutations.ts";
+import "./linkSuggestion.ts";
+import "./orphanCleanupResult.ts";
 
 export const schema = builder.toSchema({ sortSchema: false });
