@@ -81,6 +81,17 @@ export const envSchema = z
       .regex(/^rediss?:\/\/\S+$/, "must be a redis:// or rediss:// URL")
       .optional(),
     NODE_ENV: z.string().default("development"),
+    // GraphQL limits (see src/http/graphql-limits.ts); each refusal names the limit it hit.
+    GRAPHQL_MAX_DEPTH: intVar(2, 100, "must be a whole number from 2 to 100").default(12),
+    GRAPHQL_MAX_ALIASES: intVar(0, 1000, "must be a whole number from 0 to 1000").default(15),
+    GRAPHQL_MAX_DIRECTIVES: intVar(0, 1000, "must be a whole number from 0 to 1000").default(20),
+    GRAPHQL_MAX_TOKENS: intVar(100, 100_000, "must be a whole number from 100 to 100000").default(4_000),
+    GRAPHQL_MAX_COST: intVar(100, 10_000_000, "must be a whole number from 100 to 10000000").default(20_000),
+    GRAPHQL_MAX_NODES: intVar(100, 10_000_000, "must be a whole number from 100 to 10000000").default(10_000),
+    GRAPHQL_RATE_LIMIT_MUTATIONS: intVar(1, 100_000, "must be calls per minute, at least 1").default(60),
+    GRAPHQL_RATE_LIMIT_EXPENSIVE: intVar(1, 100_000, "must be calls per minute, at least 1").default(30),
+    GRAPHQL_INTROSPECTION: z.enum(["true", "false"], { error: "must be true or false" }).transform((v) => v === "true").optional(),
+    GRAPHIQL: z.enum(["true", "false"], { error: "must be true or false" }).transform((v) => v === "true").optional(),
     /** https://no-color.org: any value turns ANSI colour off in the CLI. */
     NO_COLOR: z.string().optional(),
     /** Where the dashboard links trace ids, with `{traceId}` in it, e.g. http://localhost:16686/trace/{traceId}. */

@@ -5,6 +5,7 @@
  */
 import type { Runner } from "graphile-worker";
 import { buildApp } from "./app.ts";
+import { graphiqlEnabled } from "./graphql.ts";
 import { log } from "../log.ts";
 import { boot } from "../runtime.ts";
 import { startWorker } from "../worker/runner.ts";
@@ -40,7 +41,7 @@ export async function serve(options: ServeOptions) {
     [
       "",
       `  calsync ready${runtime.embedded ? " (embedded PostgreSQL)" : ""}`,
-      `  GraphiQL:    ${base}/graphql`,
+      graphiqlEnabled() ? `  GraphiQL:    ${base}/graphql` : `  GraphQL:     ${base}/graphql (GraphiQL off: GRAPHIQL=true enables it)`,
       `  Dashboard:   ${base}/dashboard`,
       `  Admin token: ${runtime.adminTokenHint}`,
       "",

@@ -1,5 +1,6 @@
 // Imports every domain type so it registers with the builder, then builds the schema.
 import { builder } from "./builder.ts";
+import "./node.ts";
 import "./company.ts";
 import "./coverage.ts";
 import "./service.ts";
