@@ -11,6 +11,7 @@ import "./booking.ts";
 import "./auditEvent.ts";
 import "./apiToken.ts";
 import "./calcom.ts";
+import "./reconcileRun.ts";
 import "./serviceMutations.ts";
 import "./linkSuggestion.ts";
 import "./orphanCleanupResult.ts";
