@@ -2,6 +2,7 @@
  * Shared rate-limit counters for every process of a deployment: in PostgreSQL (table
  * `rate_limits`) by default, in Redis when REDIS_URL is set. Built on rate-limiter-flexible.
  */
+import type pg from "pg";
 import { Redis } from "ioredis";
 import { RateLimiterPostgres, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
 import { env } from "./config.ts";
@@ -31,6 +32,8 @@ export interface LimiterOptions {
   duration: number;
   /** Once exhausted, stay blocked this many seconds (Default: until the window ends). */
   blockDuration?: number;
+  /** PostgreSQL pool for the counters (Default: the main pool). */
+  pgPool?: pg.Pool;
 }
 
 export function createLimiter(options: LimiterOptions): RateLimiterAbstract {
@@ -44,7 +47,7 @@ export function createLimiter(options: LimiterOptions): RateLimiterAbstract {
   if (redisUrl) return new RateLimiterRedis({ ...common, storeClient: redisClient(redisUrl) });
   return new RateLimiterPostgres({
     ...common,
-    storeClient: pool(),
+    storeClient: options.pgPool ?? pool(),
     storeType: "pool",
     tableName: "rate_limits",
     tableCreated: true, // created by migration 20261125192520_rate_limits

@@ -8,6 +8,8 @@ import { UnauthenticatedError } from "../domain/errors.ts";
 import { maskError } from "../schema/errors.ts";
 import { log } from "../log.ts";
 import { requestIdOf } from "./request-context.ts";
+import { yogaCors } from "./security.ts";
+import { env } from "../config.ts";
 import { graphqlTracing } from "./graphql-tracing.ts";
 
 interface ServerContext {
@@ -26,6 +28,8 @@ export function createGraphql(options: GraphqlOptions): YogaServerInstance<Serve
     graphqlEndpoint: "/graphql",
     graphiql: { title: "calsync GraphQL" },
     landingPage: false,
+    // Only the origins in CORS_ORIGINS, and no credentials (see security.ts).
+    cors: yogaCors(env),
     // Every error passes through one mapping to `extensions.code` (see schema/errors.ts).
     maskedErrors: { maskError },
     logging: {

@@ -12,7 +12,7 @@ import { randomBytes } from "node:crypto";
 import { context, propagation, ROOT_CONTEXT } from "@opentelemetry/api";
 import type pg from "pg";
 import type { WebhookEventStatus } from "../generated/prisma/enums.ts";
-import { db, pool } from "../db/client.ts";
+import { db, inboxPool } from "../db/client.ts";
 import { audit } from "../domain/audit.ts";
 import { NotFoundError, UserInputError } from "../domain/errors.ts";
 import { enqueue } from "../worker/enqueue.ts";
@@ -105,7 +105,7 @@ export async function storeDelivery(d: Delivery): Promise<Stored> {
   // The conflicting row can only vanish between INSERT and UPDATE if it is deleted (its company
   // removed) in that instant; then the next round inserts.
   for (let round = 0; round < 3; round++) {
-    const client = await pool().connect();
+    const client = await inboxPool().connect();
     let failed: Error | undefined;
     try {
       await client.query("BEGIN");
@@ -139,7 +139,7 @@ export async function companyForEventType(eventTypeId: number | null): Promise<R
   if (eventTypeId === null) {
     return { companyId: null, reason: "no_event_type", detail: "unmatched: the payload names no eventTypeId" };
   }
-  const { rows } = await pool().query<{ company_id: string; verified: boolean }>(
+  const { rows } = await inboxPool().query<{ company_id: string; verified: boolean }>(
     `SELECT s.company_id::text AS company_id, bool_or(c.ownership_verified_at IS NOT NULL) AS verified
        FROM services s
        LEFT JOIN calcom_connections c ON c.company_id = s.company_id
