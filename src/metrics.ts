@@ -38,6 +38,9 @@ export const jobDuration = meter.createHistogram("calsync_job_duration_seconds",
   description: "Job run time by task",
   advice: { explicitBucketBoundaries: LONG_BUCKETS },
 });
+export const workerJobsReleased = meter.createCounter("calsync_worker_jobs_released", {
+  description: "Jobs released from workers found dead (silent longer than WORKER_DEAD_AFTER_SECONDS)",
+});
 export const syncRunsTotal = meter.createCounter("calsync_sync_runs", { description: "Sync runs by trigger and outcome" });
 export const syncRunDuration = meter.createHistogram("calsync_sync_run_duration_seconds", {
   description: "Sync run duration",
@@ -52,6 +55,20 @@ export const rateBudgetWaits = meter.createCounter("calsync_rate_budget_waits", 
 export const rateBudgetWaitSeconds = meter.createHistogram("calsync_rate_budget_wait_seconds", {
   description: "Time spent waiting for the Cal.com rate budget",
   advice: { explicitBucketBoundaries: LONG_BUCKETS },
+});
+
+/** (Prometheus: `calsync_bookings_recovered_total`.) Booking changes a reconcile found in Cal.com that no webhook had brought, by company and change. */
+export const bookingsRecovered = meter.createCounter("calsync_bookings_recovered", {
+  description: "Missed webhooks recovered by reconciliation, by company_id and change (created, cancelled, rescheduled, rejected, confirmed, pending, updated)",
+});
+export const reconcileRunsTotal = meter.createCounter("calsync_reconcile_runs", { description: "Reconcile runs by trigger and outcome" });
+export const reconcileRunDuration = meter.createHistogram("calsync_reconcile_run_duration_seconds", {
+  description: "Reconcile run duration",
+  advice: { explicitBucketBoundaries: LONG_BUCKETS },
+});
+/** (Prometheus: `calsync_retention_removed_total`.) Rows the retention task removed or scrubbed, by kind. */
+export const retentionRemoved = meter.createCounter("calsync_retention_removed", {
+  description: "Rows removed (or payloads scrubbed) by the retention task, by kind",
 });
 
 export function recordWebhook(outcome: WebhookOutcome, path: string, seconds: number): void {
