@@ -13,8 +13,8 @@
  *   access at all (Yoga's default would reflect any origin).
  * - Headers on every response: nosniff, no referrer, no framing, same-origin isolation, and a
  *   Content-Security-Policy: `default-src 'none'` for data (JSON, text), and for HTML pages
- *   (dashboard, GraphiQL) one that allows only this origin's own scripts, styles and fetches (no
- *   inline script, no CDN). A route that sets its own policy (the dashboard) keeps it.
+ *   (dashboard, GraphiQL) one that allows only this origin's own scripts and fetches (no inline
+ *   script, no CDN). A route that sets its own policy (the dashboard) keeps it.
  */
 import type { ServerOptions } from "node:http";
 import type { FastifyInstance } from "fastify";
@@ -46,9 +46,14 @@ export function trustProxy(env: Env): boolean | string[] | ((address: string, ho
 /** Policy for data answers (JSON, Prometheus text): nothing may load or frame them. */
 export const DATA_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
-/** Policy for calsync's own HTML pages: this origin's files only, no inline script, no CDN. */
+/**
+ * Policy for calsync's HTML pages without their own (GraphiQL): this origin's files only, no
+ * inline script, no eval, no CDN. Inline *styles* are allowed: GraphiQL's editor (Monaco, React)
+ * sets hundreds of them at run time; styles cannot run code. The dashboard sets a stricter policy
+ * of its own (no inline style either), which is kept.
+ */
 export const PAGE_CSP =
-  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self' data:; " +
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; " +
   "connect-src 'self'; worker-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 const BASE_HEADERS: Record<string, string> = {
