@@ -162,6 +162,8 @@ describe("missed webhooks recovered", () => {
           reconcileRuns(first: 5) { totalCount }
           missedWebhooksRecovered
           webhookEvents(first: 10) { edges { node { source } } }
+          recoveredOnly: webhookEvents(first: 10, source: RECONCILE) { totalCount }
+          deliveredOnly: webhookEvents(first: 10, source: WEBHOOK) { totalCount }
       } missedWebhooksRecovered }`,
       { id: gid("Company", c.id) },
       token,
@@ -175,6 +177,7 @@ describe("missed webhooks recovered", () => {
     expect(shown.missedWebhooksRecovered).toBe(3);
     expect(res.body.data.missedWebhooksRecovered).toBe(3); // a company token counts its own company only
     expect(shown.webhookEvents.edges.map((e: { node: { source: string } }) => e.node.source)).toEqual(["RECONCILE", "RECONCILE", "RECONCILE"]);
+    expect([shown.recoveredOnly.totalCount, shown.deliveredOnly.totalCount]).toEqual([3, 0]);
 
     // Another company's token sees neither the runs nor the mutation.
     const other = await company();
