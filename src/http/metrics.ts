@@ -3,7 +3,7 @@
  * from the database at scrape time (queue depth, oldest due job, coverage per company).
  */
 import type { FastifyInstance } from "fastify";
-import { prometheusExporter } from "../../otel/sdk.ts";
+import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "../../otel/prometheus.ts";
 import { env } from "../config.ts";
 import { pool } from "../db/client.ts";
 import { coverageReport } from "../domain/coverage.ts";
@@ -28,8 +28,8 @@ function registerDatabaseGauges(): void {
   const stranded = meter.createObservableGauge("calsync_queue_jobs_locked_by_gone_workers", {
     description: "Jobs locked by a worker with no heartbeat within WORKER_DEAD_AFTER_SECONDS (released at the next recovery)",
   });
-  const coverage = meter.createObservableGauge("calsync_coverage_percent", {
-    description: "Synced / active services * 100, per company",
+  const coverage = meter.createObservableGauge("calsync_coverage_ratio", {
+    description: "Synced / active services (0-1), per company; 0 when it has no active service",
   });
   meter.addBatchObservableCallback(
     async (observer) => {
@@ -60,7 +60,7 @@ function registerDatabaseGauges(): void {
         observer.observe(stranded, gone);
         const report = await coverageReport(null);
         for (const c of report.companies) {
-          observer.observe(coverage, c.coverage.coveragePercent, { company_id: c.companyId, company: c.slug });
+          observer.observe(coverage, c.coverage.coveragePercent / 100, { company_id: c.companyId, company: c.slug });
         }
       } catch (err) {
         log("http").warn({ err: (err as Error).message }, "metrics gauges unavailable");
@@ -72,8 +72,8 @@ function registerDatabaseGauges(): void {
 
 export async function metricsRoutes(app: FastifyInstance): Promise<void> {
   registerDatabaseGauges();
-  app.get("/metrics", (req, reply) => {
-    reply.hijack();
-    prometheusExporter().getMetricsRequestHandler(req.raw, reply.raw);
+  app.get("/metrics", async (_req, reply) => {
+    const text = await prometheusText();
+    return reply.header("content-type", PROMETHEUS_CONTENT_TYPE).send(text);
   });
 }
