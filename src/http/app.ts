@@ -11,6 +11,7 @@ import { createGraphql } from "./graphql.ts";
 import { healthRoutes } from "./health.ts";
 import { metricsRoutes } from "./metrics.ts";
 import { dashboardRoutes } from "./dashboard.ts";
+import { graphiqlAssetRoutes } from "./graphiql.ts";
 import { requestIdOf, withRequestContext } from "./request-context.ts";
 import { stopRunEvents } from "../sync/run-events.ts";
 import { calcomWebhookRoutes } from "./webhooks/calcom.ts";
@@ -97,6 +98,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(healthRoutes);
   await app.register(metricsRoutes);
   await app.register(dashboardRoutes);
+  await app.register(graphiqlAssetRoutes);
   await app.register(calcomWebhookRoutes);
 
   const yoga = createGraphql({ adminToken: options.adminToken });

@@ -9,6 +9,7 @@ import { maskError } from "../schema/errors.ts";
 import { log } from "../log.ts";
 import { requestIdOf } from "./request-context.ts";
 import { graphqlTracing } from "./graphql-tracing.ts";
+import { renderGraphiqlPage } from "./graphiql.ts";
 
 interface ServerContext {
   req: FastifyRequest;
@@ -25,6 +26,8 @@ export function createGraphql(options: GraphqlOptions): YogaServerInstance<Serve
     schema,
     graphqlEndpoint: "/graphql",
     graphiql: { title: "calsync GraphQL" },
+    // Served from the npm package by calsync itself: works offline (see graphiql.ts).
+    renderGraphiQL: renderGraphiqlPage,
     landingPage: false,
     // Every error passes through one mapping to `extensions.code` (see schema/errors.ts).
     maskedErrors: { maskError },

@@ -10,5 +10,8 @@ import "./booking.ts";
 import "./auditEvent.ts";
 import "./apiToken.ts";
 import "./calcom.ts";
+import "./serviceMutations.ts";
+import "./linkSuggestion.ts";
+import "./orphanCleanupResult.ts";
 
 export const schema = builder.toSchema({ sortSchema: false });

@@ -16,7 +16,8 @@
  *   `X-RateLimit-{Limit,Remaining,Reset}-Default` on every response, Reset in seconds, and a
  *   `ThrottlerException` 429 without `Retry-After`.
  *
- * Faults (`fault(...)`) apply to the next matching requests in queue order. Every request is
+ * Faults (`fault(...)`) apply to the next matching requests in queue order (`hangAfterHandling`:
+ * the request takes effect, e.g. `POST /v2/event-types` creates, but no answer ever comes). Every request is
  * logged (without its Authorization header) with monotonic timestamps for timing assertions.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -43,6 +44,8 @@ export interface FaultMatch {
   method?: string;
   /** How many matching requests get this fault (Default: 1; `Infinity` for all). */
   times?: number;
+  /** Let this many matching requests through untouched first (Default: 0). */
+  skip?: number;
   /** Extra response headers, e.g. `{ "Retry-After": "2" }`. */
   headers?: Record<string, string>;
 }
@@ -52,6 +55,8 @@ export type Fault = FaultMatch &
     | { status: 429; /** `X-RateLimit-Reset-Default` (Default: 1); null sends no rate-limit headers. */ resetSeconds?: number | null }
     | { status: 500 | 502 | 503 | 504 }
     | { hang: true }
+    /** The request is carried out (an event type is created, changed or deleted), then never answered: a timeout after the write. */
+    | { hangAfterHandling: true }
     | { badJson: true; status?: number }
     | { body: unknown; status?: number }
   );
@@ -374,6 +379,10 @@ export class FakeCalcom {
         entry.fault = describeFault(fault);
         const extra = { ...limited.headers, ...fault.headers };
         if ("hang" in fault) return; // never answered; close() ends the socket
+        if ("hangAfterHandling" in fault) {
+          if (user && token) this.#route(entry, token, user, req.headers["cal-api-version"] === VERSION && !this.#legacyAlways);
+          return; // written, never answered
+        }
         if ("badJson" in fault) return send(fault.status ?? 200, '{"status":"success","data":[{"id":1,"title":', extra);
         if ("body" in fault) return send(fault.status ?? 200, fault.body, extra);
         if (fault.status === 429) {
@@ -540,6 +549,10 @@ export class FakeCalcom {
     );
     if (i < 0) return undefined;
     const fault = this.#faults[i]!;
+    if (fault.skip && fault.skip > 0) {
+      fault.skip--;
+      return undefined;
+    }
     if (--fault.remaining <= 0) this.#faults.splice(i, 1);
     return fault;
   }
@@ -693,6 +706,7 @@ function matches(pattern: string | RegExp, path: string): boolean {
 
 function describeFault(f: Fault): string {
   if ("hang" in f) return "hang";
+  if ("hangAfterHandling" in f) return "hangAfterHandling";
   if ("badJson" in f) return "badJson";
   if ("body" in f) return "body";
   return `status:${f.status}`;
