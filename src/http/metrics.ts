@@ -9,6 +9,7 @@ import { pool } from "../db/client.ts";
 import { coverageReport } from "../domain/coverage.ts";
 import { log } from "../log.ts";
 import { meter } from "../metrics.ts";
+import { registerOpsGauges } from "./ops-metrics.ts";
 
 let gaugesRegistered = false;
 
@@ -72,6 +73,7 @@ function registerDatabaseGauges(): void {
 
 export async function metricsRoutes(app: FastifyInstance): Promise<void> {
   registerDatabaseGauges();
+  registerOpsGauges();
   app.get("/metrics", async (_req, reply) => {
     const text = await prometheusText();
     return reply.header("content-type", PROMETHEUS_CONTENT_TYPE).send(text);

@@ -2,6 +2,7 @@
 import { builder } from "./builder.ts";
 import "./company.ts";
 import "./coverage.ts";
+import "./rates.ts";
 import "./service.ts";
 import "./syncRun.ts";
 import "./webhookEvent.ts";
