@@ -41,7 +41,7 @@ export function prometheusName(name: string, unit: string, kind: "counter" | "ga
   if (kind === "counter") base = base.replace(/_total$/, "");
   if (kind !== "counter" && kind !== "histogram") {
     // `x.count` of a gauge or up-down counter is "how many x there are": `xs`.
-    if (/_count$/.test(base)) base = `${base.replace(/_count$/, "")}s`;
+    if (base.endsWith("_count")) base = `${base.slice(0, -"_count".length)}s`;
     base = base.replace(/_(total|sum|bucket)$/, "");
   }
   const suffix = UNIT_SUFFIX[unit] ?? (unit === "1" && kind === "gauge" ? "ratio" : undefined);
