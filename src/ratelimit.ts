@@ -13,7 +13,8 @@ export { RateLimiterRes };
 
 let redis: Redis | undefined;
 
-function redisClient(url: string): Redis {
+/** The one Redis connection of this process for shared counters (REDIS_URL). */
+export function redisClient(url: string): Redis {
   // Loaded only when REDIS_URL is set: without it, no process holds the Redis client's code.
   const { Redis } = createRequire(import.meta.url)("ioredis") as typeof IORedis;
   redis ??= new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false });

@@ -14,6 +14,22 @@ import { requestIdOf, withRequestContext } from "./request-context.ts";
 import { stopRunEvents } from "../sync/run-events.ts";
 import { calcomWebhookRoutes } from "./webhooks/calcom.ts";
 
+/** Code and message for a request body Fastify refused before GraphQL saw it. */
+function graphqlBodyError(fastifyCode: string | undefined, status: number): [string, string] {
+  switch (fastifyCode) {
+    case "FST_ERR_CTP_INVALID_JSON_BODY":
+      return ["BAD_REQUEST", "The request body is not valid JSON: send {\"query\": \"…\", \"variables\": {…}}."];
+    case "FST_ERR_CTP_EMPTY_JSON_BODY":
+      return ["BAD_REQUEST", "The request body is empty: send {\"query\": \"…\"}."];
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return ["PAYLOAD_TOO_LARGE", "The request body is too large."];
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+      return ["UNSUPPORTED_MEDIA_TYPE", "Send the operation as application/json."];
+    default:
+      return [status === 413 ? "PAYLOAD_TOO_LARGE" : "BAD_REQUEST", "The request could not be read."];
+  }
+}
+
 export interface AppOptions {
   adminToken: string;
 }
@@ -94,7 +110,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const yoga = createGraphql({ adminToken: options.adminToken });
   app.route({
     url: yoga.graphqlEndpoint,
-    method: ["GET", "POST", "OPTIONS"],
+    method: ["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+    // A body Fastify cannot read (malformed JSON, wrong media type, too large) still gets a
+    // GraphQL-shaped answer: clients parse `errors[].extensions.code`, not Fastify's own shape.
+    errorHandler: (err: { statusCode?: number; code?: string; message: string }, req, reply) => {
+      const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+      if (status === 500) {
+        httpLog.error({ err, route: req.routeOptions.url }, "unhandled request error");
+        return reply.code(500).send({ errors: [{ message: "Unexpected error.", extensions: { code: "INTERNAL_SERVER_ERROR" } }] });
+      }
+      const [code, message] = graphqlBodyError(err.code, status);
+      return reply.code(status).type("application/json; charset=utf-8").send({ errors: [{ message, extensions: { code } }] });
+    },
     handler: async (req, reply) => {
       const response = await yoga.handleNodeRequestAndResponse(req, reply, { req, reply });
       response.headers.forEach((value, key) => void reply.header(key, value));
