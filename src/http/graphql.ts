@@ -8,6 +8,7 @@ import { UnauthenticatedError } from "../domain/errors.ts";
 import { maskError } from "../schema/errors.ts";
 import { log } from "../log.ts";
 import { requestIdOf } from "./request-context.ts";
+import { yogaCors } from "./security.ts";
 import { graphqlTracing } from "./graphql-tracing.ts";
 import { graphqlLimits } from "./graphql-limits.ts";
 import { graphqlRateLimits } from "./graphql-rate-limit.ts";
@@ -38,6 +39,8 @@ export function createGraphql(options: GraphqlOptions): YogaServerInstance<Serve
     // Served from the npm package by calsync itself: works offline (see graphiql.ts).
     renderGraphiQL: renderGraphiqlPage,
     landingPage: false,
+    // Only the origins in CORS_ORIGINS, and no credentials (see security.ts).
+    cors: yogaCors(env),
     // Every error passes through one mapping to `extensions.code` (see schema/errors.ts).
     maskedErrors: { maskError },
     logging: {
