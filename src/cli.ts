@@ -5,11 +5,15 @@
 import { Command } from "commander";
 import { encodeGlobalID } from "@pothos/plugin-relay";
 import { ConfigError } from "./config.ts";
+import { registerReconcileCommand } from "./cli/reconcile.ts";
 import { logToStderr } from "./log.ts";
 import { companyIdArg, withRuntime } from "./cli/common.ts";
 import { emit, note, outputOf, paint, table } from "./cli/output.ts";
 import { registerTokenRevoke } from "./cli/token-revoke.ts";
 import { registerSecretsRotate } from "./cli/secrets-rotate.ts";
+import { registerServices } from "./cli/services.ts";
+import { registerOrphans } from "./cli/orphans.ts";
+import { registerAudit } from "./cli/audit.ts";
 
 export { companyIdArg, withRuntime };
 
@@ -46,11 +50,12 @@ export function buildCli(): Command {
       const { forceRelease, startWorker } = await import("./worker/runner.ts");
       const { onStopSignals, runShutdown } = await import("./shutdown.ts");
       const { log } = await import("./log.ts");
-      const { syncCronItems } = await import("./worker/cron.ts");
+      const { workerCronItems } = await import("./worker/cron.ts");
       const runtime = await boot();
       const runner = await startWorker({
         concurrency: runtime.env.WORKER_CONCURRENCY,
-        cron: syncCronItems(runtime.env.SYNC_CRON),
+        cron: workerCronItems(runtime.env),
+        reconcileAtStartup: true,
       });
       onStopSignals((signal) => {
         log("worker").info({ signal }, "shutting down");
@@ -104,6 +109,9 @@ export function buildCli(): Command {
 
   registerTokenRevoke(token);
   registerSecretsRotate(program);
+  registerServices(program);
+  registerOrphans(program);
+  registerAudit(program);
 
   program
     .command("sync")
@@ -119,6 +127,8 @@ export function buildCli(): Command {
         if (!ok) process.exitCode = 1;
       });
     });
+
+  registerReconcileCommand(program);
 
   program
     .command("coverage")

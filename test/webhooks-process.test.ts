@@ -59,7 +59,7 @@ async function sendAll(...bodies: Body[]): Promise<string[]> {
 }
 
 const event = (id: string) => db().webhookEvent.findUniqueOrThrow({ where: { id } });
-const booking = (uid: string) => db().booking.findUnique({ where: { uid } });
+const booking = (uid: string, companyId = company.id) => db().booking.findUnique({ where: { companyId_uid: { companyId, uid } } });
 const uidOf = (label: string) => `bk_${label}_${randomUUID().slice(0, 8)}`;
 const at = (minute: number) => new Date(Date.UTC(2025, 2, 14, 9, minute)).toISOString();
 
@@ -201,7 +201,7 @@ describe("lifecycle facts (PAID, MEETING_*, NO_SHOW_UPDATED)", () => {
       to,
     );
     await runWebhookJobs();
-    const row = await booking(uid);
+    const row = await booking(uid, c.id);
     expect(row).toMatchObject({ status: "ACCEPTED", noShowAttendees: 1 });
     expect(JSON.stringify(row)).not.toContain("@example");
 
@@ -301,15 +301,17 @@ describe("reschedules and ordering", () => {
     expect(await booking(uid)).toMatchObject({ status: "CANCELLED", title: "New title" });
   });
 
-  it("a webhook naming another company's booking uid leaves that booking alone", async () => {
+  it("two companies with the same booking uid keep two bookings; neither touches the other's", async () => {
     const other = await createCompany();
     const otherSecret = await createWebhookSecret(other.id);
-    const uid = uidOf("foreign");
+    const uid = uidOf("shared");
     await sendAll(bookingCreated({ uid, createdAt: at(1) }));
     const id = await send(bookingCancelled({ uid, createdAt: at(2) }), { id: other.id, secret: otherSecret });
     await runWebhookJobs();
     expect((await event(id)).status).toBe("PROCESSED");
     expect(await booking(uid)).toMatchObject({ companyId: company.id, status: "ACCEPTED" });
+    expect(await booking(uid, other.id)).toMatchObject({ companyId: other.id, status: "CANCELLED" });
+    expect(await db().booking.count({ where: { uid } })).toBe(2);
   });
 });
 

@@ -8,7 +8,7 @@ import { db } from "../db/client.ts";
 import { calcomRequests } from "../metrics.ts";
 import { secretContext, type SecretBox } from "../secrets.ts";
 import { secretBox as storedSecretBox } from "../domain/stored-secrets.ts";
-import { rateBudget } from "../sync/rate-budget.ts";
+import { rateBudget } from "./rate-budget.ts";
 import { CalcomClient, type CalcomClientOptions } from "./client.ts";
 
 /** Client settings that tests (and tools) may override: retries and backoff, never the key. */
@@ -41,8 +41,12 @@ export interface KeyedClientInput {
   companyId?: string | undefined;
 }
 
-/** A client for a plain key (connectCalcom checks a key before it is stored). */
-export function clientForKey(input: KeyedClientInput, defaults: ClientTuning = {}, signal?: AbortSignal): CalcomClient {
+/**
+ * A client for a plain key (connectCalcom checks a key before it is stored). `defaults` yield to
+ * the tests' tuning; `fixed` does not (e.g. `maxAttempts: 1` for a create that must never be
+ * repeated blindly).
+ */
+export function clientForKey(input: KeyedClientInput, defaults: ClientTuning = {}, fixed: ClientTuning = {}, signal?: AbortSignal): CalcomClient {
   const config = env();
   const budget = rateBudget();
   return new CalcomClient({
@@ -52,6 +56,7 @@ export function clientForKey(input: KeyedClientInput, defaults: ClientTuning = {
     timeoutMs: config.CALCOM_TIMEOUT_MS,
     ...defaults,
     ...tuning,
+    ...fixed,
     acquire: (abort) => budget.acquire(input.fingerprint, abort),
     ...(signal ? { signal } : {}),
     onResponse: (status) => calcomRequests.add(1, { status: String(status) }),
@@ -63,7 +68,7 @@ export function clientForKey(input: KeyedClientInput, defaults: ClientTuning = {
  * The client of a connected company; throws `NotConnected` when it has no connection. `signal`
  * (a job's abort signal) interrupts its requests and waits.
  */
-export async function clientForCompany(companyId: string, signal?: AbortSignal): Promise<CalcomClient> {
+export async function clientForCompany(companyId: string, fixed: ClientTuning = {}, signal?: AbortSignal): Promise<CalcomClient> {
   const connection = await db().calcomConnection.findUnique({
     where: { companyId },
     select: { apiKeyEncrypted: true, apiKeyFingerprint: true, teamId: true },
@@ -74,5 +79,5 @@ export async function clientForCompany(companyId: string, signal?: AbortSignal):
     fingerprint: connection.apiKeyFingerprint,
     teamId: connection.teamId,
     companyId,
-  }, {}, signal);
+  }, {}, fixed, signal);
 }

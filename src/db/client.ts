@@ -13,8 +13,19 @@ interface Handles {
   url: string;
   pool: pg.Pool;
   prisma: PrismaClient;
-  /** Every connection of the pool whose socket has not closed yet (see disconnectDatabase). */
+  /** The webhook ingest path's own few connections, made on first use (see inboxPool). */
+  inbox?: pg.Pool;
+  inboxMax: number;
+  /** Every connection of both pools whose socket has not closed yet (see disconnectDatabase). */
   open: Map<pg.PoolClient, Promise<void>>;
+}
+
+/** Remembers each connection of the pool until its socket has closed. */
+function track(p: pg.Pool, open: Handles["open"]): void {
+  p.on("connect", (client) => {
+    client.on("error", () => {});
+    open.set(client, new Promise<void>((resolve) => client.once("end", () => (open.delete(client), resolve()))));
+  });
 }
 
 let handles: Handles | undefined;
@@ -22,6 +33,8 @@ let handles: Handles | undefined;
 export interface ConnectOptions {
   /** Pool size (Default: 20). */
   max?: number;
+  /** Connections of the webhook ingest pool (Default: 4). */
+  inboxMax?: number;
 }
 
 export function connectDatabase(url: string, options: ConnectOptions = {}): Handles {
@@ -29,14 +42,26 @@ export function connectDatabase(url: string, options: ConnectOptions = {}): Hand
   const pgPool = new pg.Pool({ connectionString: url, max: options.max ?? 20, connectionTimeoutMillis: 5_000 });
   // An idle client that dies (server restart) must not crash the process; the next query retries.
   pgPool.on("error", (err) => log("db").warn({ err: err.message }, "idle database connection lost"));
-  const open = new Map<pg.PoolClient, Promise<void>>();
-  pgPool.on("connect", (client) => {
-    client.on("error", () => {});
-    open.set(client, new Promise<void>((resolve) => client.once("end", () => (open.delete(client), resolve()))));
-  });
+  const open: Handles["open"] = new Map();
+  track(pgPool, open);
   const prisma = new PrismaClient({ adapter: new PrismaPg(pgPool) });
-  handles = { url, pool: pgPool, prisma, open };
+  handles = { url, pool: pgPool, prisma, inboxMax: options.inboxMax ?? 4, open };
   return handles;
+}
+
+/**
+ * The webhook ingest path's own small pool (secrets, routing, the inbox INSERT, the failure
+ * counter): however busy GraphQL keeps the main pool, a signed delivery still gets a connection
+ * and is committed. Kept small: ingest statements are short.
+ */
+export function inboxPool(): pg.Pool {
+  const h = current();
+  if (!h.inbox) {
+    h.inbox = new pg.Pool({ connectionString: h.url, max: h.inboxMax, connectionTimeoutMillis: 5_000 });
+    h.inbox.on("error", (err) => log("db").warn({ err: err.message }, "idle ingest connection lost"));
+    track(h.inbox, h.open);
+  }
+  return h.inbox;
 }
 
 function current(): Handles {
@@ -68,7 +93,7 @@ export async function disconnectDatabase(): Promise<void> {
   // pool.end() waits for checked-out connections. One whose work was abandoned (a job interrupted
   // by shutdown while it waited on a lock) would hold it forever: after a grace, close those
   // connections (the server rolls their transactions back).
-  const ended = h.pool.end().catch(() => {});
+  const ended = Promise.all([h.pool.end().catch(() => {}), h.inbox?.end().catch(() => {})]);
   const grace = new Promise<"grace">((r) => setTimeout(() => r("grace"), FORCE_CLOSE_AFTER_MS).unref());
   if ((await Promise.race([ended, grace])) === "grace") {
     log("db").info({ connections: h.open.size }, "closing database connections still in use after the shutdown grace");

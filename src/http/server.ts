@@ -5,12 +5,13 @@
  * database, flush telemetry, exit. At the deadline this worker's jobs and runs are force-released.
  */
 import type { Runner } from "graphile-worker";
-import { buildApp } from "./app.ts";
+import { buildApp, buildMetricsApp } from "./app.ts";
+import { graphiqlEnabled } from "./graphql.ts";
 import { log } from "../log.ts";
 import { boot } from "../runtime.ts";
 import { forceRelease, startWorker } from "../worker/runner.ts";
 import { onStopSignals, runShutdown } from "../shutdown.ts";
-import { syncCronItems } from "../worker/cron.ts";
+import { workerCronItems } from "../worker/cron.ts";
 
 export interface ServeOptions {
   worker: boolean;
@@ -26,13 +27,22 @@ export async function serve(options: ServeOptions) {
   const logger = log("http");
   const app = await buildApp({ adminToken: env.ADMIN_TOKEN! });
   await app.listen({ host: env.HOST, port: env.PORT });
+  // METRICS_PORT: /metrics on its own listener (e.g. bound to a private interface), off the public one.
+  const metrics = env.METRICS_PORT === undefined ? null : await buildMetricsApp();
+  let metricsUrl: string | null = null;
+  if (metrics) {
+    await metrics.listen({ host: env.METRICS_HOST, port: env.METRICS_PORT! });
+    const a = metrics.server.address();
+    const p = typeof a === "object" && a ? a.port : env.METRICS_PORT;
+    metricsUrl = `http://${env.METRICS_HOST.includes(":") ? `[${env.METRICS_HOST}]` : env.METRICS_HOST}:${p}/metrics`;
+  }
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : env.PORT;
   const base = `http://${env.HOST.includes(":") ? `[${env.HOST}]` : env.HOST}:${port}`;
 
   let runner: Runner | null = null;
   if (options.worker) {
-    runner = await startWorker({ concurrency: env.WORKER_CONCURRENCY, cron: syncCronItems(env.SYNC_CRON) });
+    runner = await startWorker({ concurrency: env.WORKER_CONCURRENCY, cron: workerCronItems(env), reconcileAtStartup: true });
   }
 
   logger.info({ url: base, worker: options.worker }, "calsync is listening");
@@ -40,8 +50,9 @@ export async function serve(options: ServeOptions) {
     [
       "",
       `  calsync ready${runtime.embedded ? " (embedded PostgreSQL)" : ""}`,
-      `  GraphiQL:    ${base}/graphql`,
+      graphiqlEnabled() ? `  GraphiQL:    ${base}/graphql` : `  GraphQL:     ${base}/graphql (GraphiQL off: GRAPHIQL=true enables it)`,
       `  Dashboard:   ${base}/dashboard`,
+      ...(metricsUrl ? [`  Metrics:     ${metricsUrl}`] : []),
       `  Admin token: ${runtime.adminTokenHint}`,
       "",
       "",
@@ -57,6 +68,7 @@ export async function serve(options: ServeOptions) {
           // Draining requests and finishing (or interrupting, after the grace) jobs side by side.
           [
             { name: "http", run: () => app.close() },
+            ...(metrics ? [{ name: "metrics listener", run: () => metrics.close() }] : []),
             { name: "worker", run: async () => runner?.stop() },
           ],
           [{ name: "database", run: () => runtime.close() }],
@@ -71,7 +83,7 @@ export async function serve(options: ServeOptions) {
     return stopping;
   };
   // Every signal, not just the first: a Ctrl-C reaches this process twice (from the terminal, and
-  // forwarded by npm/tsx), and a second signal without a handler would kill it mid-shutdown.
+  // forwarded by npm), and a second signal without a handler would kill it mid-shutdown.
   onStopSignals(shutdown);
-  return { app, runner, runtime, url: base, shutdown };
+  return { app, runner, runtime, url: base, metricsUrl, shutdown };
 }

@@ -1,7 +1,9 @@
 // Imports every domain type so it registers with the builder, then builds the schema.
 import { builder } from "./builder.ts";
+import "./node.ts";
 import "./company.ts";
 import "./coverage.ts";
+import "./rates.ts";
 import "./service.ts";
 import "./syncRun.ts";
 import "./webhookEvent.ts";
@@ -10,5 +12,9 @@ import "./booking.ts";
 import "./auditEvent.ts";
 import "./apiToken.ts";
 import "./calcom.ts";
+import "./reconcileRun.ts";
+import "./serviceMutations.ts";
+import "./linkSuggestion.ts";
+import "./orphanCleanupResult.ts";
 
 export const schema = builder.toSchema({ sortSchema: false });

@@ -1,15 +1,20 @@
 import { builder } from "./builder.ts";
 import { db } from "../db/client.ts";
-import { actorOf } from "../domain/audit.ts";
-import { WebhookEventStatus } from "../generated/prisma/enums.ts";
+import { actorOf, audit } from "../domain/audit.ts";
+import { WebhookEventSource, WebhookEventStatus } from "../generated/prisma/enums.ts";
 import { retryWebhookEvent } from "../domain/webhook-events.ts";
 import type { Prisma } from "../generated/prisma/client.ts";
 import type { Context } from "./builder.ts";
 import { Company } from "./company.ts";
-import { NotFoundError } from "./errors.ts";
+import { NotFoundError, UserInputError } from "./errors.ts";
 import { isUuid } from "./ids.ts";
 
 export const WebhookEventStatusEnum = builder.enumType(WebhookEventStatus, { name: "WebhookEventStatus" });
+
+export const WebhookEventSourceEnum = builder.enumType(WebhookEventSource, {
+  name: "WebhookEventSource",
+  description: "WEBHOOK: a signed Cal.com delivery. RECONCILE: a booking change no delivery brought, found in Cal.com's bookings API (a missed webhook recovered).",
+});
 
 export const WebhookEvent = builder.prismaNode("WebhookEvent", {
   id: { field: "id" },
@@ -60,10 +65,15 @@ const WebhookEventConnection = builder.connectionObject(
   { name: "WebhookEventEdge" },
 );
 
-function eventFilter(args: { status?: WebhookEventStatus | null | undefined; triggerEvent?: string | null | undefined }): Prisma.WebhookEventWhereInput {
+function eventFilter(args: {
+  status?: WebhookEventStatus | null | undefined;
+  triggerEvent?: string | null | undefined;
+  source?: WebhookEventSource | null | undefined;
+}): Prisma.WebhookEventWhereInput {
   return {
     ...(args.status ? { status: args.status } : {}),
     ...(args.triggerEvent ? { triggerEvent: args.triggerEvent } : {}),
+    ...(args.source ? { source: args.source } : {}),
   };
 }
 
@@ -79,6 +89,7 @@ builder.prismaObjectField(Company, "webhookEvents", (t) =>
     args: {
       status: t.arg({ type: WebhookEventStatusEnum }),
       triggerEvent: t.arg.string(),
+      source: t.arg({ type: WebhookEventSourceEnum, description: "RECONCILE: only the missed webhooks reconciliation recovered." }),
     },
     query: (args) => ({
       where: eventFilter(args),
@@ -95,6 +106,7 @@ builder.queryField("webhookEvents", (t) =>
     args: {
       status: t.arg({ type: WebhookEventStatusEnum }),
       triggerEvent: t.arg.string(),
+      source: t.arg({ type: WebhookEventSourceEnum, description: "RECONCILE: only the missed webhooks reconciliation recovered." }),
     },
     totalCount: (_parent, args, ctx) => db().webhookEvent.count({ where: { ...visibleEvents(ctx), ...eventFilter(args) } }),
     resolve: (query, _parent, args, ctx) =>
@@ -132,6 +144,46 @@ builder.mutationField("retryWebhookEvent", (t) =>
     resolve: async (query, _parent, args, ctx) => {
       if (!isUuid(args.id.id)) throw new NotFoundError("WebhookEvent");
       await retryWebhookEvent(args.id.id, actorOf(ctx.principal));
+      return db().webhookEvent.findUniqueOrThrow({ ...query, where: { id: args.id.id } });
+    },
+  }),
+);
+
+const RESOLVABLE = ["FAILED", "INVALID", "UNMATCHED"] as const;
+
+builder.prismaObjectField(WebhookEvent, "resolvedAt", (t) =>
+  t.expose("resolvedAt", {
+    type: "DateTime",
+    nullable: true,
+    description: "When an operator marked this FAILED, INVALID or UNMATCHED event as dealt with (resolveWebhookEvent); retention keeps unresolved ones.",
+  }),
+);
+
+builder.mutationField("resolveWebhookEvent", (t) =>
+  t.prismaField({
+    type: "WebhookEvent",
+    description:
+      "Marks a FAILED, INVALID or UNMATCHED event as dealt with (audited), so retention may delete it after WEBHOOK_RETENTION_DAYS like a processed one. Unresolved, such events are kept whatever their age.",
+    args: { id: t.arg.globalID({ required: true, for: WebhookEvent }) },
+    authScopes: async (_parent, args) => {
+      if (!isUuid(args.id.id)) return true;
+      const event = await db().webhookEvent.findUnique({ where: { id: args.id.id }, select: { companyId: true } });
+      if (!event) return true;
+      return event.companyId ? { company: event.companyId } : { admin: true };
+    },
+    resolve: async (query, _parent, args, ctx) => {
+      if (!isUuid(args.id.id)) throw new NotFoundError("WebhookEvent");
+      const event = await db().webhookEvent.findUnique({ where: { id: args.id.id }, select: { companyId: true, status: true, resolvedAt: true } });
+      if (!event) throw new NotFoundError("WebhookEvent");
+      if (!(RESOLVABLE as readonly string[]).includes(event.status)) {
+        throw new UserInputError(`Only FAILED, INVALID or UNMATCHED events can be resolved; this one is ${event.status}.`, "id");
+      }
+      if (!event.resolvedAt) {
+        await db().$transaction(async (tx) => {
+          await tx.webhookEvent.update({ where: { id: args.id.id }, data: { resolvedAt: new Date() } });
+          if (event.companyId) await audit(event.companyId, actorOf(ctx.principal), "webhook_event.resolved", { eventId: args.id.id, status: event.status }, tx);
+        });
+      }
       return db().webhookEvent.findUniqueOrThrow({ ...query, where: { id: args.id.id } });
     },
   }),

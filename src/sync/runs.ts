@@ -238,7 +238,7 @@ async function executeClaimedRun(runId: string, existing: SyncRun, options: Exec
   const logger = log("sync");
 
   try {
-    const client = options.client ?? (await clientForCompany(run.companyId, options.signal));
+    const client = options.client ?? (await clientForCompany(run.companyId, {}, options.signal));
     // A team connection is re-proved before each sync: a user who lost the team's admin role
     // stops syncing it and stops receiving its unscoped webhooks (calcom-ownership.ts).
     await reverifyOwnership(run.companyId, client);

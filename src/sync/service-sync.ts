@@ -86,7 +86,7 @@ export async function refreshEventType(target: RefreshTarget, options: RefreshOp
   const logger = log("sync");
 
   try {
-    const client = options.client ?? (await clientForCompany(companyId, options.signal));
+    const client = options.client ?? (await clientForCompany(companyId, {}, options.signal));
     const eventType = await client.getEventType(eventTypeId);
     const counts = await upsertServices(pool(), companyId, [project(eventType)]);
     invalidateListing(companyId);

@@ -4,7 +4,8 @@
  * An event is matched, only ever to a company whose Cal.com connection's ownership is proved
  * (domain/calcom-ownership.ts), by, in this order:
  *   1. its `eventTypeId`, when exactly one such company holds a service for that event type;
- *   2. its booking `uid` (`uid`/`bookingUid`), when such a company holds that booking (uids are global);
+ *   2. its booking `uid` (`uid`/`bookingUid`), when exactly one such company holds a booking with it
+ *      (uids are unique per company only: two companies may hold the same one, then it is ambiguous);
  *   3. its Cal.com booking id, when exactly one such company holds a booking with it.
  * Events that carry no usable `eventTypeId` (BOOKING_NO_SHOW_UPDATED, AFTER_*_NO_SHOW, the
  * BOOKING_CANCELLED of a host's "Request reschedule") are matched by 2 or 3; the first booking of
@@ -24,7 +25,7 @@ import { context, propagation, ROOT_CONTEXT } from "@opentelemetry/api";
 import { encodeGlobalID } from "@pothos/plugin-relay";
 import type pg from "pg";
 import type { WebhookEnvelope } from "../calcom/webhook-payload.ts";
-import { pool } from "../db/client.ts";
+import { inboxPool, pool } from "../db/client.ts";
 import { log } from "../log.ts";
 import { enqueue } from "../worker/enqueue.ts";
 import { PROCESS_MAX_ATTEMPTS } from "./inbox.ts";
@@ -62,7 +63,8 @@ const PROVED = (company: string) =>
 const COMPANY_FOR_KEYS = (et: string, uid: string, bid: string) => `COALESCE(
     (SELECT (array_agg(DISTINCT s.company_id))[1] FROM services s
       WHERE s.calcom_event_type_id = ${et} AND ${PROVED("s.company_id")} HAVING count(DISTINCT s.company_id) = 1),
-    (SELECT b.company_id FROM bookings b WHERE b.uid = ${uid} AND ${PROVED("b.company_id")}),
+    (SELECT (array_agg(DISTINCT b.company_id))[1] FROM bookings b
+      WHERE b.uid = ${uid} AND ${PROVED("b.company_id")} HAVING count(DISTINCT b.company_id) = 1),
     (SELECT (array_agg(DISTINCT b.company_id))[1] FROM bookings b
       WHERE b.calcom_booking_id = ${bid} AND ${PROVED("b.company_id")} HAVING count(DISTINCT b.company_id) = 1))`;
 
@@ -82,7 +84,7 @@ const LATER = " It is matched again after every successful sync and whenever a w
  * between tenants).
  */
 export async function routeUnscoped(keys: MatchKeys): Promise<Route> {
-  const { rows } = await pool().query<{ by_keys: string | null; holders: number; proved: number }>(
+  const { rows } = await inboxPool().query<{ by_keys: string | null; holders: number; proved: number }>(
     `SELECT ${COMPANY_FOR_KEYS("$1::int", "$2::text", "$3::int")}::text AS by_keys,
             (SELECT count(DISTINCT s.company_id)::int FROM services s WHERE s.calcom_event_type_id = $1::int) AS holders,
             (SELECT count(DISTINCT s.company_id)::int FROM services s

@@ -68,23 +68,20 @@ interface BookingChange {
   noShowAttendees: number | null;
 }
 
-function isNewer(at: Date | null, last: Date | null): boolean {
+/** A state change at `at` may overwrite a booking whose newest applied state change was at `last`. */
+export function isNewer(at: Date | null, last: Date | null): boolean {
   if (last === null) return true;
   return at !== null && at.getTime() >= last.getTime();
 }
 
-function isFinal(status: string): boolean {
+export function isFinal(status: string): boolean {
   return FINAL_STATUSES.has(status);
 }
 
 /** Applies one change to one booking of the company. */
 async function applyChange(tx: Tx, companyId: string, c: BookingChange): Promise<void> {
-  const existing = await tx.booking.findUnique({ where: { uid: c.uid } });
-  if (existing && existing.companyId !== companyId) {
-    // A uid is global; one company's webhook never touches another company's booking.
-    log("webhook").warn({ companyId, bookingId: existing.id }, "webhook names a booking of another company; ignored");
-    return;
-  }
+  // Uids are unique per company: one company's event never reads or touches another's booking.
+  const existing = await tx.booking.findUnique({ where: { companyId_uid: { companyId, uid: c.uid } } });
   const cancelledAt = c.status === "CANCELLED" || c.status === "REJECTED" ? (c.at ?? new Date()) : null;
 
   if (!existing) {
@@ -204,7 +201,9 @@ async function changesFor(tx: Tx, companyId: string, e: WebhookEnvelope, receive
     case "BOOKING_REQUESTED":
       return [{ ...base, stateful: true, status: "PENDING" }];
     case "BOOKING_CANCELLED":
-      return [{ ...base, stateful: true, status: "CANCELLED" }];
+      // A cancellation that names the booking it was rescheduled to (Cal.com's old side of a
+      // reschedule, as its bookings API shows it; reconcile sends it so) is a reschedule.
+      return [{ ...base, stateful: true, status: typeof e.payload["rescheduledToUid"] === "string" ? "RESCHEDULED" : "CANCELLED" }];
     case "BOOKING_REJECTED":
       return [{ ...base, stateful: true, status: "REJECTED" }];
     case "BOOKING_RESCHEDULED": {

@@ -10,6 +10,7 @@ import { log } from "../log.ts";
 import { taskList } from "../tasks/index.ts";
 import { requeueActiveRuns } from "../sync/runs.ts";
 import { Interrupted, releaseWorker } from "./abort.ts";
+import { enqueue } from "./enqueue.ts";
 import { startLiveness, type LivenessOptions } from "./liveness.ts";
 
 export interface WorkerOptions {
@@ -20,6 +21,11 @@ export interface WorkerOptions {
   pollInterval?: number;
   /** Running jobs' time to finish after stop() before their abort signal fires (Default: SHUTDOWN_GRACE_MS). */
   shutdownGraceMs?: number;
+  /**
+   * Queue a STARTUP reconcile of every connected company once the worker runs, covering the time
+   * calsync was down (Default: false; `serve` and `worker` turn it on).
+   */
+  reconcileAtStartup?: boolean;
   /** Heartbeat and dead-worker recovery (Default: WORKER_DEAD_AFTER_SECONDS; see liveness.ts). */
   liveness?: Partial<LivenessOptions>;
 }
@@ -76,6 +82,10 @@ export async function startWorker(options: WorkerOptions): Promise<Runner> {
       await liveness.stop();
     }
   };
+  if (options.reconcileAtStartup) {
+    // Keyed: processes starting together queue one fan-out, not one each.
+    await enqueue("schedule_reconciles", { trigger: "STARTUP" }, { jobKey: "schedule_reconciles:startup" });
+  }
   return Object.assign(runner, { workerId });
 }
 
