@@ -13,8 +13,9 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: "forks",
-    // The chaos suite has its own config (vitest.chaos.config.ts, `npm run test:chaos`).
-    exclude: ["**/node_modules/**", "test/chaos/**"],
+    // Browser tests need Chromium (not part of npm install): `npm run test:browser`. The chaos
+    // suite has its own config too (vitest.chaos.config.ts, `npm run test:chaos`).
+    exclude: ["**/node_modules/**", "test/browser/**", "test/chaos/**"],
     coverage: {
       provider: "v8",
       include: ["src/**/*.ts"],

@@ -4,7 +4,7 @@
  * timed assertions in tests.
  *
  *   BENCH_QUICK=1            about 5× smaller counts (a smoke run)
- *   BENCH_ONLY=ingest,sync   run only these sections (ingest, process, sync, graphql)
+ *   BENCH_ONLY=ingest,sync   run only these sections (ingest, process, sync, graphql, memory)
  *   BENCH_DATABASE_URL=…     PostgreSQL server to use (user may CREATE DATABASE); else the local
  *                            server on 127.0.0.1:5432 if it answers, else an embedded one
  *   BENCH_CPU_PROF=1         write V8 CPU profiles of the processes under test to bench/results/prof/
@@ -19,10 +19,11 @@ import { benchServer } from "./lib/db.ts";
 import { markdownTable, type Row, type SectionContext } from "./lib/report.ts";
 import { graphql } from "./graphql.ts";
 import { ingest } from "./ingest.ts";
+import { memory } from "./memory.ts";
 import { processing } from "./process.ts";
 import { sync } from "./sync.ts";
 
-const SECTIONS: Record<string, (ctx: SectionContext) => Promise<Row[]>> = { ingest, process: processing, sync, graphql };
+const SECTIONS: Record<string, (ctx: SectionContext) => Promise<Row[]>> = { ingest, process: processing, sync, graphql, memory };
 
 const quick = ["1", "true", "yes"].includes(process.env["BENCH_QUICK"] ?? "");
 const only = (process.env["BENCH_ONLY"] ?? "").split(",").map((s) => s.trim()).filter(Boolean);

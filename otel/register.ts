@@ -1,9 +1,16 @@
 /**
- * Loaded before any application module (`--import ./otel/register.ts`): registers the ESM loader
- * hook so instrumentations can patch ESM imports, then starts the OpenTelemetry SDK.
+ * Loaded before any application module (`node --import ./otel/register.ts …`): installs the ESM
+ * hook that lets instrumentations patch ESM imports, then starts the OpenTelemetry SDK.
+ *
+ * The hook runs in-thread (`module.registerHooks`, import-in-the-middle's register-hooks entry)
+ * where this Node supports it: the older `module.register` hook runs on a loader thread of its own,
+ * a second V8 isolate that held about 25 MB for the life of the process. It is limited to the
+ * packages calsync's instrumentations patch, so no other module pays for being wrapped.
  */
-import { register } from "node:module";
-import { startTelemetry } from "./sdk.ts";
+import { register as registerAsync } from "node:module";
+import { register as registerSync, supportsSyncHooks } from "import-in-the-middle/register-hooks.mjs";
+import { INSTRUMENTED_PACKAGES, startTelemetry } from "./sdk.ts";
 
-register("@opentelemetry/instrumentation/hook.mjs", import.meta.url);
+if (supportsSyncHooks()) registerSync({ include: [...INSTRUMENTED_PACKAGES] });
+else registerAsync("@opentelemetry/instrumentation/hook.mjs", import.meta.url);
 startTelemetry();

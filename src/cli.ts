@@ -5,11 +5,15 @@
 import { Command } from "commander";
 import { encodeGlobalID } from "@pothos/plugin-relay";
 import { ConfigError } from "./config.ts";
+import { registerReconcileCommand } from "./cli/reconcile.ts";
 import { logToStderr } from "./log.ts";
 import { companyIdArg, withRuntime } from "./cli/common.ts";
 import { emit, note, outputOf, paint, table } from "./cli/output.ts";
 import { registerTokenRevoke } from "./cli/token-revoke.ts";
 import { registerSecretsRotate } from "./cli/secrets-rotate.ts";
+import { registerServices } from "./cli/services.ts";
+import { registerOrphans } from "./cli/orphans.ts";
+import { registerAudit } from "./cli/audit.ts";
 
 export { companyIdArg, withRuntime };
 
@@ -44,11 +48,12 @@ export function buildCli(): Command {
       longRunning = true;
       const { boot } = await import("./runtime.ts");
       const { startWorker } = await import("./worker/runner.ts");
-      const { syncCronItems } = await import("./worker/cron.ts");
+      const { workerCronItems } = await import("./worker/cron.ts");
       const runtime = await boot();
       const runner = await startWorker({
         concurrency: runtime.env.WORKER_CONCURRENCY,
-        cron: syncCronItems(runtime.env.SYNC_CRON),
+        cron: workerCronItems(runtime.env),
+        reconcileAtStartup: true,
       });
       const stop = async () => {
         await runner.stop();
@@ -102,6 +107,9 @@ export function buildCli(): Command {
 
   registerTokenRevoke(token);
   registerSecretsRotate(program);
+  registerServices(program);
+  registerOrphans(program);
+  registerAudit(program);
 
   program
     .command("sync")
@@ -117,6 +125,8 @@ export function buildCli(): Command {
         if (!ok) process.exitCode = 1;
       });
     });
+
+  registerReconcileCommand(program);
 
   program
     .command("coverage")

@@ -15,6 +15,13 @@ function intVar(min: number, max: number, fix: string) {
     .refine((n) => n >= min && n <= max, fix);
 }
 
+function cronVar(example: string) {
+  return z.string().refine((s) => {
+    const parts = s.trim().split(/\s+/);
+    return parts.length === 5 && parts.every((p) => CRON_FIELD.test(p));
+  }, `must be a five-field cron expression, e.g. ${example}`);
+}
+
 const base64Key = z
   .string()
   .refine((s) => /^[A-Za-z0-9+/]+={0,2}$/.test(s) && Buffer.from(s, "base64").length === 32, {
@@ -54,12 +61,37 @@ export const envSchema = z
         return parts.length === 5 && parts.every((p) => CRON_FIELD.test(p));
       }, "must be a five-field cron expression, e.g. */15 * * * *")
       .default("*/15 * * * *"),
+    /** Reconcile every connected company's bookings with Cal.com's (missed webhooks). */
+    RECONCILE_CRON: cronVar("0 * * * *").default("0 * * * *"),
+    /** The daily retention task (src/retention/). */
+    RETENTION_CRON: cronVar("40 3 * * *").default("40 3 * * *"),
+    /** Attendee data is scrubbed from processed webhook payloads older than this. */
+    WEBHOOK_PAYLOAD_RETENTION_DAYS: intVar(1, 36_500, "must be a whole number of days from 1 to 36500").default(30),
+    /** Webhook events older than this are deleted (unresolved FAILED/INVALID/UNMATCHED ones are kept). */
+    WEBHOOK_RETENTION_DAYS: intVar(1, 36_500, "must be a whole number of days from 1 to 36500").default(90),
+    /** Finished sync and reconcile runs older than this are deleted. */
+    RUN_RETENTION_DAYS: intVar(1, 36_500, "must be a whole number of days from 1 to 36500").default(90),
+    /** Audit events older than this are deleted. */
+    AUDIT_RETENTION_DAYS: intVar(1, 36_500, "must be a whole number of days from 1 to 36500").default(365),
+    /** Rows per retention statement (each its own short transaction). */
+    RETENTION_BATCH_SIZE: intVar(1, 100_000, "must be a whole number from 1 to 100000").default(500),
     LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` }).default("info"),
     REDIS_URL: z
       .string()
       .regex(/^rediss?:\/\/\S+$/, "must be a redis:// or rediss:// URL")
       .optional(),
     NODE_ENV: z.string().default("development"),
+    // GraphQL limits (see src/http/graphql-limits.ts); each refusal names the limit it hit.
+    GRAPHQL_MAX_DEPTH: intVar(2, 100, "must be a whole number from 2 to 100").default(12),
+    GRAPHQL_MAX_ALIASES: intVar(0, 1000, "must be a whole number from 0 to 1000").default(15),
+    GRAPHQL_MAX_DIRECTIVES: intVar(0, 1000, "must be a whole number from 0 to 1000").default(20),
+    GRAPHQL_MAX_TOKENS: intVar(100, 100_000, "must be a whole number from 100 to 100000").default(4_000),
+    GRAPHQL_MAX_COST: intVar(100, 10_000_000, "must be a whole number from 100 to 10000000").default(20_000),
+    GRAPHQL_MAX_NODES: intVar(100, 10_000_000, "must be a whole number from 100 to 10000000").default(10_000),
+    GRAPHQL_RATE_LIMIT_MUTATIONS: intVar(1, 100_000, "must be calls per minute, at least 1").default(60),
+    GRAPHQL_RATE_LIMIT_EXPENSIVE: intVar(1, 100_000, "must be calls per minute, at least 1").default(30),
+    GRAPHQL_INTROSPECTION: z.enum(["true", "false"], { error: "must be true or false" }).transform((v) => v === "true").optional(),
+    GRAPHIQL: z.enum(["true", "false"], { error: "must be true or false" }).transform((v) => v === "true").optional(),
     /** https://no-color.org: any value turns ANSI colour off in the CLI. */
     NO_COLOR: z.string().optional(),
     /** Where the dashboard links trace ids, with `{traceId}` in it, e.g. http://localhost:16686/trace/{traceId}. */

@@ -57,6 +57,20 @@ export const rateBudgetWaitSeconds = meter.createHistogram("calsync_rate_budget_
   advice: { explicitBucketBoundaries: LONG_BUCKETS },
 });
 
+/** (Prometheus: `calsync_bookings_recovered_total`.) Booking changes a reconcile found in Cal.com that no webhook had brought, by company and change. */
+export const bookingsRecovered = meter.createCounter("calsync_bookings_recovered", {
+  description: "Missed webhooks recovered by reconciliation, by company_id and change (created, cancelled, rescheduled, rejected, confirmed, pending, updated)",
+});
+export const reconcileRunsTotal = meter.createCounter("calsync_reconcile_runs", { description: "Reconcile runs by trigger and outcome" });
+export const reconcileRunDuration = meter.createHistogram("calsync_reconcile_run_duration_seconds", {
+  description: "Reconcile run duration",
+  advice: { explicitBucketBoundaries: LONG_BUCKETS },
+});
+/** (Prometheus: `calsync_retention_removed_total`.) Rows the retention task removed or scrubbed, by kind. */
+export const retentionRemoved = meter.createCounter("calsync_retention_removed", {
+  description: "Rows removed (or payloads scrubbed) by the retention task, by kind",
+});
+
 export function recordWebhook(outcome: WebhookOutcome, path: string, seconds: number): void {
   const attrs: Attributes = { outcome, path };
   webhooksReceived.add(1, attrs);

@@ -2,7 +2,9 @@
  * Shared rate-limit counters for every process of a deployment: in PostgreSQL (table
  * `rate_limits`) by default, in Redis when REDIS_URL is set. Built on rate-limiter-flexible.
  */
-import { Redis } from "ioredis";
+import { createRequire } from "node:module";
+import type * as IORedis from "ioredis";
+import type { Redis } from "ioredis";
 import { RateLimiterPostgres, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
 import { env } from "./config.ts";
 import { pool } from "./db/client.ts";
@@ -11,7 +13,10 @@ export { RateLimiterRes };
 
 let redis: Redis | undefined;
 
-function redisClient(url: string): Redis {
+/** The one Redis connection of this process for shared counters (REDIS_URL). */
+export function redisClient(url: string): Redis {
+  // Loaded only when REDIS_URL is set: without it, no process holds the Redis client's code.
+  const { Redis } = createRequire(import.meta.url)("ioredis") as typeof IORedis;
   redis ??= new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false });
   return redis;
 }

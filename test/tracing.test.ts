@@ -52,7 +52,7 @@ describe("one trace from webhook to database write", () => {
 
     await runWebhookJobs();
     logs.stop();
-    const booking = await db().booking.findUniqueOrThrow({ where: { uid: "trace-1" } });
+    const booking = await db().booking.findFirstOrThrow({ where: { uid: "trace-1" } });
     expect(booking.companyId).toBe(company.id);
 
     const spans = spanExporter().getFinishedSpans().filter((s) => s.spanContext().traceId === traceId);

@@ -25,6 +25,8 @@ import {
   adminQuery,
   companyGid,
   deliver,
+  eventGid,
+  eventIdOf,
   jobsForEvent,
   scopedPath,
   type PostOptions,
@@ -146,7 +148,7 @@ describe.each(PATHS)("$name", (p) => {
     expect(res.status).toBe(202);
     expect(res.body).toEqual({ id: expect.any(String), duplicate: false });
 
-    const row = await db().webhookEvent.findUniqueOrThrow({ where: { id: res.body.id } });
+    const row = await db().webhookEvent.findUniqueOrThrow({ where: { id: eventIdOf(res) } });
     expect(row).toMatchObject({
       companyId: p.companyId(),
       triggerEvent: "BOOKING_CREATED",
@@ -178,7 +180,7 @@ describe.each(PATHS)("$name", (p) => {
     const rows = await rowsWithHash(raw);
     expect(rows).toHaveLength(1);
     expect(rows[0]!.duplicateCount).toBe(1);
-    expect(await jobsForEvent(first.body.id)).toHaveLength(1);
+    expect(await jobsForEvent(eventIdOf(first))).toHaveLength(1);
   });
 
   it("202 duplicate under 20 concurrent identical deliveries: one row, one job, duplicateCount 19", async () => {
@@ -325,7 +327,7 @@ describe.each(PATHS)("$name", (p) => {
     const again = await send(raw);
     expect(again.status).toBe(202);
     expect(again.body.duplicate).toBe(false);
-    expect(await jobsForEvent(again.body.id)).toHaveLength(1);
+    expect(await jobsForEvent(eventIdOf(again))).toHaveLength(1);
   });
 
   it("503 + Retry-After while the database is unreachable; never a 2xx, and nothing appears later", async () => {
@@ -377,7 +379,7 @@ describe("verification details", () => {
     const pretty = JSON.stringify(body, null, 2);
     const res = await send(pretty);
     expect(res.status).toBe(202);
-    const row = await db().webhookEvent.findUniqueOrThrow({ where: { id: res.body.id } });
+    const row = await db().webhookEvent.findUniqueOrThrow({ where: { id: eventIdOf(res) } });
     expect(row.bodySha256).toBe(sha256(pretty));
     expect((row.payload as { payload: { note: string } }).payload.note).toBe("Zoë’s café ☕");
   });
@@ -396,7 +398,7 @@ describe("verification details", () => {
     expect(raw).toContain("\\u0000");
     const res = await send(raw);
     expect(res.status).toBe(202);
-    const row = await db().webhookEvent.findUniqueOrThrow({ where: { id: res.body.id } });
+    const row = await db().webhookEvent.findUniqueOrThrow({ where: { id: eventIdOf(res) } });
     expect((row.payload as { payload: { odd: string } }).payload.odd).toBe("a\uFFFDb\uFFFDc");
   });
 
@@ -470,7 +472,7 @@ describe("unscoped paths", () => {
       expect(await jobsForEvent(row!.id)).toHaveLength(0);
       // Dedupe holds without a company too (partial unique index on the hash).
       const again = await deliver(t, path, raw, { secret: SHARED_SECRET });
-      expect(again.body).toEqual({ id: row!.id, duplicate: true });
+      expect(again.body).toEqual({ id: eventGid(row!.id), duplicate: true });
     }
   });
 
@@ -524,7 +526,7 @@ describe("observability of a delivery", () => {
       headers: { "x-request-id": "calcom-delivery-42" },
     });
     expect(res.headers["x-request-id"]).toBe("calcom-delivery-42");
-    expect(await db().webhookEvent.findUniqueOrThrow({ where: { id: res.body.id } })).toMatchObject({
+    expect(await db().webhookEvent.findUniqueOrThrow({ where: { id: eventIdOf(res) } })).toMatchObject({
       correlationId: "calcom-delivery-42",
     });
   });

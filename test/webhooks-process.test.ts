@@ -26,7 +26,7 @@ import {
 } from "./fixtures/webhooks.ts";
 import { startTestApp, type TestApp } from "./support/app.ts";
 import { spanExporter } from "./support/otel-setup.ts";
-import { companyGid, deliver, jobs, jobsForEvent, makeJobsDue, runWebhookJobs, scopedPath } from "./support/webhooks.ts";
+import { companyGid, deliver, eventIdOf, jobs, jobsForEvent, makeJobsDue, runWebhookJobs, scopedPath } from "./support/webhooks.ts";
 
 const EVENT_TYPE = 1187;
 
@@ -45,7 +45,7 @@ afterAll(async () => t.close());
 async function send(body: Body, to: { id: string; secret: string } = company): Promise<string> {
   const res = await deliver(t, scopedPath(to.id), body, { secret: to.secret });
   expect(res.status).toBe(202);
-  return res.body.id as string;
+  return eventIdOf(res);
 }
 
 /** Delivers and processes, one event after the other (the order of a test is the delivery order). */
@@ -59,7 +59,7 @@ async function sendAll(...bodies: Body[]): Promise<string[]> {
 }
 
 const event = (id: string) => db().webhookEvent.findUniqueOrThrow({ where: { id } });
-const booking = (uid: string) => db().booking.findUnique({ where: { uid } });
+const booking = (uid: string, companyId = company.id) => db().booking.findUnique({ where: { companyId_uid: { companyId, uid } } });
 const uidOf = (label: string) => `bk_${label}_${randomUUID().slice(0, 8)}`;
 const at = (minute: number) => new Date(Date.UTC(2025, 2, 14, 9, minute)).toISOString();
 
@@ -201,7 +201,7 @@ describe("lifecycle facts (PAID, MEETING_*, NO_SHOW_UPDATED)", () => {
       to,
     );
     await runWebhookJobs();
-    const row = await booking(uid);
+    const row = await booking(uid, c.id);
     expect(row).toMatchObject({ status: "ACCEPTED", noShowAttendees: 1 });
     expect(JSON.stringify(row)).not.toContain("@example");
 
@@ -301,15 +301,17 @@ describe("reschedules and ordering", () => {
     expect(await booking(uid)).toMatchObject({ status: "CANCELLED", title: "New title" });
   });
 
-  it("a webhook naming another company's booking uid leaves that booking alone", async () => {
+  it("two companies with the same booking uid keep two bookings; neither touches the other's", async () => {
     const other = await createCompany();
     const otherSecret = await createWebhookSecret(other.id);
-    const uid = uidOf("foreign");
+    const uid = uidOf("shared");
     await sendAll(bookingCreated({ uid, createdAt: at(1) }));
     const id = await send(bookingCancelled({ uid, createdAt: at(2) }), { id: other.id, secret: otherSecret });
     await runWebhookJobs();
     expect((await event(id)).status).toBe("PROCESSED");
     expect(await booking(uid)).toMatchObject({ companyId: company.id, status: "ACCEPTED" });
+    expect(await booking(uid, other.id)).toMatchObject({ companyId: other.id, status: "CANCELLED" });
+    expect(await db().booking.count({ where: { uid } })).toBe(2);
   });
 });
 
@@ -325,7 +327,7 @@ describe("idempotency", () => {
     expect(await event(createdId!)).toMatchObject({ status: "PROCESSED", attempts: 1 });
 
     const again = await deliver(t, scopedPath(company.id), bookingCreated({ uid, createdAt: at(1) }), { secret: company.secret });
-    expect(again.body).toEqual({ id: createdId, duplicate: true });
+    expect(again.body).toEqual({ id: encodeGlobalID("WebhookEvent", createdId!), duplicate: true });
     expect(await jobsForEvent(createdId!)).toHaveLength(0);
   });
 

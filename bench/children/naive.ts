@@ -12,7 +12,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import pg from "pg";
 import { serveParent } from "../lib/child.ts";
-import { POOL_SIZE } from "../lib/env.ts";
+import { POOL_SIZE } from "../lib/pool-size.ts";
 
 const mode = process.argv[2] === "storage" ? "storage" : "naive";
 const secret = process.env["BENCH_SECRET"]!;

@@ -5,8 +5,7 @@ import { configureLogger } from "../../src/log.ts";
 
 export const ADMIN_TOKEN = "bench-admin-token-0123456789abcdef";
 export const SECRETS_KEY = Buffer.alloc(32, 11).toString("base64");
-/** Pool size of every server under test and of the floors (calsync's default). */
-export const POOL_SIZE = 20;
+export { POOL_SIZE } from "./pool-size.ts";
 
 /** Environment of a calsync child process (silent logs, production mode, no OTel exporters). */
 export function calsyncEnv(databaseUrl: string, extra: Record<string, string> = {}): Record<string, string> {

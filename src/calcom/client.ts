@@ -22,6 +22,7 @@ import {
   RequestRejected,
   Unavailable,
 } from "./errors.ts";
+import { BOOKINGS_API_VERSION, bookingsPageEnvelope, bookingsQueryString, type BookingsPage, type ListBookingsQuery } from "./bookings.ts";
 import {
   EVENT_TYPES_API_VERSION,
   deletedEventTypeEnvelope,
@@ -89,6 +90,8 @@ interface RequestSpec<S extends z.ZodType> {
   body?: unknown;
   /** Event-type endpoint: detect the pre-2024-06-14 shape. */
   eventTypes: boolean;
+  /** `cal-api-version` (Default: the event types' 2024-06-14). */
+  apiVersion?: string;
 }
 
 /** Why an attempt failed in a way worth retrying. */
@@ -159,6 +162,23 @@ export class CalcomClient {
     await this.#request({ method: "DELETE", ...this.#byId(id), schema: deletedEventTypeEnvelope, eventTypes: false });
   }
 
+  /**
+   * One page of the key's bookings (`GET /v2/bookings`, version 2024-08-13), sorted by updatedAt
+   * ascending. For a team connection the team's bookings. See calcom/bookings.ts.
+   */
+  async listBookings(query: ListBookingsQuery): Promise<BookingsPage> {
+    const qs = bookingsQueryString({ ...query, ...(this.#teamId !== undefined ? { teamId: this.#teamId } : {}) });
+    const res = await this.#request({
+      method: "GET",
+      path: `/v2/bookings?${qs}`,
+      route: "/v2/bookings",
+      schema: bookingsPageEnvelope,
+      eventTypes: false,
+      apiVersion: BOOKINGS_API_VERSION,
+    });
+    return { bookings: res.data, hasNextPage: res.pagination?.hasNextPage ?? false };
+  }
+
   /** One cheap authenticated call (`GET /v2/me`); throws `InvalidCredentials` for a bad key. */
   async verifyCredentials(): Promise<CalcomMe> {
     const res = await this.#request({ method: "GET", path: "/v2/me", route: "/v2/me", schema: meEnvelope, eventTypes: false });
@@ -206,7 +226,8 @@ export class CalcomClient {
         kind: SpanKind.CLIENT,
         attributes: {
           "http.request.method": spec.method,
-          "url.path": spec.path.split("?")[0],
+          "url.path": spec.path.split("?")[0]!,
+          ...(spec.path.includes("?") ? { "url.query": spec.path.slice(spec.path.indexOf("?") + 1) } : {}),
           "server.address": new URL(this.#origin).hostname,
           ...(this.#teamId !== undefined ? { "calsync.calcom.team_id": this.#teamId } : {}),
           ...this.#spanAttributes,
@@ -282,7 +303,7 @@ export class CalcomClient {
   ): Promise<{ kind: "done"; value: z.output<S> } | { kind: "retry"; failure: Retryable }> {
     const headers: Record<string, string> = {
       Authorization: `Bearer ${this.#apiKey}`,
-      "cal-api-version": EVENT_TYPES_API_VERSION,
+      "cal-api-version": spec.apiVersion ?? EVENT_TYPES_API_VERSION,
       Accept: "application/json",
     };
     if (spec.body !== undefined) headers["Content-Type"] = "application/json";

@@ -41,8 +41,12 @@ export interface KeyedClientInput {
   companyId?: string | undefined;
 }
 
-/** A client for a plain key (connectCalcom checks a key before it is stored). */
-export function clientForKey(input: KeyedClientInput, defaults: ClientTuning = {}): CalcomClient {
+/**
+ * A client for a plain key (connectCalcom checks a key before it is stored). `defaults` yield to
+ * the tests' tuning; `fixed` does not (e.g. `maxAttempts: 1` for a create that must never be
+ * repeated blindly).
+ */
+export function clientForKey(input: KeyedClientInput, defaults: ClientTuning = {}, fixed: ClientTuning = {}): CalcomClient {
   const config = env();
   const budget = rateBudget();
   return new CalcomClient({
@@ -52,6 +56,7 @@ export function clientForKey(input: KeyedClientInput, defaults: ClientTuning = {
     timeoutMs: config.CALCOM_TIMEOUT_MS,
     ...defaults,
     ...tuning,
+    ...fixed,
     acquire: () => budget.acquire(input.fingerprint),
     onResponse: (status) => calcomRequests.add(1, { status: String(status) }),
     ...(input.companyId ? { spanAttributes: { "calsync.company_id": input.companyId } } : {}),
@@ -59,7 +64,7 @@ export function clientForKey(input: KeyedClientInput, defaults: ClientTuning = {
 }
 
 /** The client of a connected company; throws `NotConnected` when it has no connection. */
-export async function clientForCompany(companyId: string): Promise<CalcomClient> {
+export async function clientForCompany(companyId: string, fixed: ClientTuning = {}): Promise<CalcomClient> {
   const connection = await db().calcomConnection.findUnique({
     where: { companyId },
     select: { apiKeyEncrypted: true, apiKeyFingerprint: true, teamId: true },
@@ -70,5 +75,5 @@ export async function clientForCompany(companyId: string): Promise<CalcomClient>
     fingerprint: connection.apiKeyFingerprint,
     teamId: connection.teamId,
     companyId,
-  });
+  }, {}, fixed);
 }

@@ -43,7 +43,7 @@ export type WebhookEnvelope = {
 };
 
 export type ParseResult =
-  | { ok: true; event: WebhookEnvelope }
+  | { ok: true; event: WebhookEnvelope; /** The decoded body (BOM removed) that was parsed. */ text: string }
   | { ok: false; details: Issue[]; rawText: string };
 
 /** The verified `WebhookTriggerEvents` set (calcom.md §2) plus the test button's `PING`. */
@@ -198,6 +198,7 @@ export function parseWebhookJson(body: unknown, rawText = ""): ParseResult {
   const booking = bookingFacts(triggerEvent, shape, payload);
   return {
     ok: true,
+    text: rawText,
     event: {
       triggerEvent,
       createdAt,

@@ -12,7 +12,8 @@
  *   set (https://no-color.org), or with `--json`.
  */
 import type { Command } from "commander";
-import Table from "cli-table3";
+import { createRequire } from "node:module";
+import type Table from "cli-table3";
 import { env } from "../config.ts";
 
 export interface OutputOptions {
@@ -49,7 +50,9 @@ export function note(message: string): void {
 
 /** A table that draws colour only when allowed (cli-table3 colours its head red by default). */
 export function table(out: OutputOptions, head: string[]): Table.Table {
-  return new Table({ head, style: { head: out.colour ? ["cyan"] : [], border: out.colour ? ["grey"] : [] } });
+  // Required on first use: `calsync serve` loads this module but never draws a table.
+  const TableClass = createRequire(import.meta.url)("cli-table3") as typeof Table;
+  return new TableClass({ head, style: { head: out.colour ? ["cyan"] : [], border: out.colour ? ["grey"] : [] } });
 }
 
 /** Wraps text in an ANSI colour when allowed. */

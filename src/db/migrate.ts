@@ -6,9 +6,8 @@
  * WebAssembly (`@prisma/schema-engine-wasm`); it writes the usual `_prisma_migrations` ledger, so
  * the CLI and this module agree about what is applied.
  */
-import { readdir, readFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import pg from "pg";
 import { parse as parseUrl } from "pg-connection-string";
 import { PrismaPg } from "@prisma/adapter-pg";
@@ -24,9 +23,9 @@ process.emitWarning = ((warning: string | Error, ...rest: never[]) => {
 const { SchemaEngine } = await import("@prisma/schema-engine-wasm");
 type SchemaEngine = Awaited<ReturnType<typeof SchemaEngine.new>>;
 
-const root = resolve(fileURLToPath(new URL("../..", import.meta.url)));
-export const migrationsDir = join(root, "prisma", "migrations");
-export const schemaPath = join(root, "prisma", "schema.prisma");
+import { listMigrations, migrationsDir, schemaPath } from "./migrations.ts";
+
+export { listMigrations, migrationsDir, schemaPath };
 
 const PG_CHAR_OID = 18;
 const PG_TEXT_OID = 25;
@@ -136,14 +135,6 @@ function adapterFactory(url: string, pool: pg.Pool) {
       return adapter;
     },
   });
-}
-
-export async function listMigrations(): Promise<string[]> {
-  const entries = await readdir(migrationsDir, { withFileTypes: true }).catch(() => []);
-  return entries
-    .filter((e) => e.isDirectory())
-    .map((e) => e.name)
-    .sort();
 }
 
 async function migrationList() {

@@ -23,6 +23,15 @@ export const ERROR_CODES = {
   CALCOM_INVALID_CREDENTIALS: "Cal.com refused the API key (or its rights on the team).",
   CALCOM_UNAVAILABLE: "Cal.com could not be reached, answered badly, or is rate limiting the key.",
   CALCOM_NOT_TEAM_ADMIN: "The API key's Cal.com user is not an accepted ADMIN or OWNER of the team (connectCalcom with teamId).",
+  CALCOM_REQUEST_REJECTED: "Cal.com refused the request outright (HTTP 4xx other than 401/403/404/429), e.g. an export's create.",
+  NOT_CONNECTED: "The company has no Cal.com connection (link, export, import of linked rows).",
+  EVENT_TYPE_NOT_FOUND: "linkService: the Cal.com event type is not one of the company's.",
+  EVENT_TYPE_ALREADY_LINKED: "The Cal.com event type is linked to another service; `extensions.serviceId` names it.",
+  ALREADY_LINKED: "The service is already linked to a Cal.com event type (unlink it first).",
+  NOT_LINKED: "unlinkService: the service has no Cal.com event type.",
+  NOT_LEGACY: "reactivateService: the service is not LEGACY.",
+  IS_LEGACY: "exportServiceToCalcom: the service is LEGACY (reactivate it first).",
+  INACTIVE: "exportServiceToCalcom: the service is inactive.",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

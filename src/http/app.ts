@@ -3,18 +3,40 @@
  * through `app.server` with supertest.
  */
 import { createServer } from "node:http";
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import { log } from "../log.ts";
 import { createGraphql } from "./graphql.ts";
 import { healthRoutes } from "./health.ts";
 import { metricsRoutes } from "./metrics.ts";
 import { dashboardRoutes } from "./dashboard.ts";
+import { graphiqlAssetRoutes } from "./graphiql.ts";
 import { requestIdOf, withRequestContext } from "./request-context.ts";
 import { stopRunEvents } from "../sync/run-events.ts";
 import { calcomWebhookRoutes } from "./webhooks/calcom.ts";
 
+/** Code and message for a request body Fastify refused before GraphQL saw it. */
+function graphqlBodyError(fastifyCode: string | undefined, status: number): [string, string] {
+  switch (fastifyCode) {
+    case "FST_ERR_CTP_INVALID_JSON_BODY":
+      return ["BAD_REQUEST", "The request body is not valid JSON: send {\"query\": \"…\", \"variables\": {…}}."];
+    case "FST_ERR_CTP_EMPTY_JSON_BODY":
+      return ["BAD_REQUEST", "The request body is empty: send {\"query\": \"…\"}."];
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return ["PAYLOAD_TOO_LARGE", "The request body is too large."];
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+      return ["UNSUPPORTED_MEDIA_TYPE", "Send the operation as application/json."];
+    default:
+      return [status === 413 ? "PAYLOAD_TOO_LARGE" : "BAD_REQUEST", "The request could not be read."];
+  }
+}
+
 export interface AppOptions {
   adminToken: string;
+}
+
+/** The webhook routes' URLs (before routing: the raw request URL). */
+function isWebhookUrl(url: string): boolean {
+  return url.startsWith("/webhooks/calcom") || url.startsWith("/api/calcom/webhook");
 }
 
 const QUIET_ROUTES = new Set(["/healthz", "/readyz", "/metrics"]);
@@ -28,6 +50,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // Cal.com and operators see precise 4xx; never leak stack traces.
     // Draining is answered by our own hook below, with the contract's body and Retry-After.
     return503OnClosing: false,
+    // A path parameter of any length reaches its route (Fastify's default, 100, answers 414): an
+    // over-long `:companyId` is an unknown company, 401 (CONTRACT §3). Node's own request-line
+    // limit (16 KiB of headers) still bounds it.
+    routerOptions: { maxParamLength: 16_384 },
+    // A path the router cannot decode (bad percent-encoding) never reaches a route. On the webhook
+    // paths it names no company: the same 401 as any unknown company (CONTRACT §3), no hint.
+    frameworkErrors: (err, req, reply) => {
+      const r = reply as unknown as FastifyReply;
+      if (isWebhookUrl(req.raw.url ?? "")) return void r.code(401).send({ error: "invalid_signature" });
+      return void r.code(400).send({ error: (err.code ?? "bad_request").toLowerCase() });
+    },
     forceCloseConnections: "idle",
   });
 
@@ -71,12 +104,24 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(healthRoutes);
   await app.register(metricsRoutes);
   await app.register(dashboardRoutes);
+  await app.register(graphiqlAssetRoutes);
   await app.register(calcomWebhookRoutes);
 
   const yoga = createGraphql({ adminToken: options.adminToken });
   app.route({
     url: yoga.graphqlEndpoint,
-    method: ["GET", "POST", "OPTIONS"],
+    method: ["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+    // A body Fastify cannot read (malformed JSON, wrong media type, too large) still gets a
+    // GraphQL-shaped answer: clients parse `errors[].extensions.code`, not Fastify's own shape.
+    errorHandler: (err: { statusCode?: number; code?: string; message: string }, req, reply) => {
+      const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+      if (status === 500) {
+        httpLog.error({ err, route: req.routeOptions.url }, "unhandled request error");
+        return reply.code(500).send({ errors: [{ message: "Unexpected error.", extensions: { code: "INTERNAL_SERVER_ERROR" } }] });
+      }
+      const [code, message] = graphqlBodyError(err.code, status);
+      return reply.code(status).type("application/json; charset=utf-8").send({ errors: [{ message, extensions: { code } }] });
+    },
     handler: async (req, reply) => {
       const response = await yoga.handleNodeRequestAndResponse(req, reply, { req, reply });
       response.headers.forEach((value, key) => void reply.header(key, value));

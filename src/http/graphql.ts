@@ -9,6 +9,10 @@ import { maskError } from "../schema/errors.ts";
 import { log } from "../log.ts";
 import { requestIdOf } from "./request-context.ts";
 import { graphqlTracing } from "./graphql-tracing.ts";
+import { graphqlLimits } from "./graphql-limits.ts";
+import { graphqlRateLimits } from "./graphql-rate-limit.ts";
+import { env } from "../config.ts";
+import { renderGraphiqlPage } from "./graphiql.ts";
 
 interface ServerContext {
   req: FastifyRequest;
@@ -19,12 +23,20 @@ export interface GraphqlOptions {
   adminToken: string;
 }
 
+/** GraphiQL on GET /graphql: on in development, off with NODE_ENV=production unless GRAPHIQL=true. */
+export function graphiqlEnabled(): boolean {
+  const { GRAPHIQL, NODE_ENV } = env();
+  return GRAPHIQL ?? NODE_ENV !== "production";
+}
+
 export function createGraphql(options: GraphqlOptions): YogaServerInstance<ServerContext, Context> {
   const logger = log("graphql");
   return createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: "/graphql",
-    graphiql: { title: "calsync GraphQL" },
+    graphiql: graphiqlEnabled() ? { title: "calsync GraphQL" } : false,
+    // Served from the npm package by calsync itself: works offline (see graphiql.ts).
+    renderGraphiQL: renderGraphiqlPage,
     landingPage: false,
     // Every error passes through one mapping to `extensions.code` (see schema/errors.ts).
     maskedErrors: { maskError },
@@ -34,7 +46,8 @@ export function createGraphql(options: GraphqlOptions): YogaServerInstance<Serve
       warn: (...args) => logger.warn({ args }, "yoga"),
       error: (...args) => logger.error({ err: args[0] }, "unexpected GraphQL error"),
     },
-    plugins: graphqlTracing(),
+    // Order matters: a document the limits refuse is not counted against the token's rate.
+    plugins: [...graphqlTracing(), ...graphqlLimits({ env: env() }), graphqlRateLimits({ env: env(), schema })],
     context: async ({ req, request }): Promise<Context> => {
       const principal = await authenticate(request.headers.get("authorization"), options.adminToken);
       if (!principal) throw new UnauthenticatedError();

@@ -1,17 +1,13 @@
 import type { FastifyInstance } from "fastify";
 import { pool } from "../db/client.ts";
-import { listMigrations } from "../db/migrate.ts";
+import { appliedMigrations, listMigrations } from "../db/migrations.ts";
 
 const READY_TIMEOUT_MS = 2_000;
 
 /** Why the process cannot serve right now, or null when it can. */
 async function notReadyReason(expected: readonly string[]): Promise<string | null> {
-  const query = pool()
-    .query<{ migration_name: string }>(
-      "SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL",
-    )
-    .then((r) => {
-      const applied = new Set(r.rows.map((row) => row.migration_name));
+  const query = appliedMigrations(pool())
+    .then((applied) => {
       const missing = expected.filter((m) => !applied.has(m));
       return missing.length ? `migrations not applied: ${missing.join(", ")}` : null;
     })

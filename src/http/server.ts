@@ -4,10 +4,11 @@
  * Whatever is still running after 10 s is abandoned (jobs are retried by the next worker).
  */
 import { buildApp } from "./app.ts";
+import { graphiqlEnabled } from "./graphql.ts";
 import { log } from "../log.ts";
 import { boot } from "../runtime.ts";
 import { startWorker, type WorkerHandle } from "../worker/runner.ts";
-import { syncCronItems } from "../worker/cron.ts";
+import { workerCronItems } from "../worker/cron.ts";
 
 const SHUTDOWN_TIMEOUT_MS = 10_000;
 
@@ -31,7 +32,7 @@ export async function serve(options: ServeOptions) {
 
   let runner: WorkerHandle | null = null;
   if (options.worker) {
-    runner = await startWorker({ concurrency: env.WORKER_CONCURRENCY, cron: syncCronItems(env.SYNC_CRON) });
+    runner = await startWorker({ concurrency: env.WORKER_CONCURRENCY, cron: workerCronItems(env), reconcileAtStartup: true });
   }
 
   logger.info({ url: base, worker: options.worker }, "calsync is listening");
@@ -39,7 +40,7 @@ export async function serve(options: ServeOptions) {
     [
       "",
       `  calsync ready${runtime.embedded ? " (embedded PostgreSQL)" : ""}`,
-      `  GraphiQL:    ${base}/graphql`,
+      graphiqlEnabled() ? `  GraphiQL:    ${base}/graphql` : `  GraphQL:     ${base}/graphql (GraphiQL off: GRAPHIQL=true enables it)`,
       `  Dashboard:   ${base}/dashboard`,
       `  Admin token: ${runtime.adminTokenHint}`,
       "",

@@ -30,7 +30,7 @@ export {
 } from "../domain/errors.ts";
 
 /** HTTP status a response takes when an error of this code is the reason it has no data. */
-const HTTP_STATUS: Record<string, number> = { UNAUTHENTICATED: 401 };
+const HTTP_STATUS: Record<string, number> = { UNAUTHENTICATED: 401, RATE_LIMITED: 429 };
 
 function rootCause(error: unknown): unknown {
   let current = error;
@@ -125,7 +125,10 @@ export function maskError(error: unknown, message: string, isDev?: boolean): Err
   if (cause instanceof AppError) {
     const extensions: Record<string, unknown> = { code: cause.code, ...cause.details };
     const status = HTTP_STATUS[cause.code];
-    if (status && !extensions["http"]) extensions["http"] = { status };
+    const retryAfter = cause.details["retryAfterSeconds"];
+    if (status && !extensions["http"]) {
+      extensions["http"] = { status, ...(typeof retryAfter === "number" ? { headers: { "retry-after": String(retryAfter) } } : {}) };
+    }
     return rebuild(at, cause.message, extensions);
   }
   if (cause instanceof PothosValidationError) {

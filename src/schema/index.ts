@@ -1,5 +1,6 @@
 // Imports every domain type so it registers with the builder, then builds the schema.
 import { builder } from "./builder.ts";
+import "./node.ts";
 import "./company.ts";
 import "./coverage.ts";
 import "./service.ts";
@@ -10,5 +11,9 @@ import "./booking.ts";
 import "./auditEvent.ts";
 import "./apiToken.ts";
 import "./calcom.ts";
+import "./reconcileRun.ts";
+import "./serviceMutations.ts";
+import "./linkSuggestion.ts";
+import "./orphanCleanupResult.ts";
 
 export const schema = builder.toSchema({ sortSchema: false });

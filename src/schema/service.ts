@@ -30,6 +30,7 @@ export const Service = builder.prismaNode("Service", {
     locations: t.expose("locations", { type: "JSON", nullable: true }),
     bookingFields: t.expose("bookingFields", { type: "JSON", nullable: true }),
     metadata: t.expose("metadata", { type: "JSON", nullable: true }),
+    externalId: t.exposeString("externalId", { nullable: true, description: "The key in the system the catalogue comes from (imports match on it)." }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     updatedAt: t.expose("updatedAt", { type: "DateTime" }),
   }),

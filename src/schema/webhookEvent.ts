@@ -1,10 +1,12 @@
 import { builder } from "./builder.ts";
 import { db } from "../db/client.ts";
-import { actorOf } from "../domain/audit.ts";
+import { actorOf, audit } from "../domain/audit.ts";
 import { WebhookEventStatus } from "../generated/prisma/enums.ts";
-import { requeueWebhookEvent } from "../webhooks/inbox.ts";
+import { retryWebhookEvent } from "../domain/webhook-events.ts";
+import type { Prisma } from "../generated/prisma/client.ts";
+import type { Context } from "./builder.ts";
 import { Company } from "./company.ts";
-import { NotFoundError } from "./errors.ts";
+import { NotFoundError, UserInputError } from "./errors.ts";
 import { isUuid } from "./ids.ts";
 
 export const WebhookEventStatusEnum = builder.enumType(WebhookEventStatus, { name: "WebhookEventStatus" });
@@ -31,8 +33,44 @@ export const WebhookEvent = builder.prismaNode("WebhookEvent", {
       description: "The delivered JSON; for a signed body that was not JSON, {\"raw\": \"…\"}.",
       resolve: (e) => e.payload ?? (e.rawBody === null ? null : { raw: e.rawBody }),
     }),
+    rawBodyBase64: t.string({
+      nullable: true,
+      select: { rawBytes: true },
+      description:
+        "The exact signed bytes (base64), kept when `payload` is not a faithful copy of them: a body with NUL characters, lone surrogates, nesting or numbers PostgreSQL's jsonb refuses, or one that is not UTF-8. Null when `payload` is the body as sent.",
+      resolve: (e) => (e.rawBytes === null ? null : Buffer.from(e.rawBytes).toString("base64")),
+    }),
   }),
 });
+
+/** One connection type for `Company.webhookEvents` and `Query.webhookEvents`. */
+const WebhookEventConnection = builder.connectionObject(
+  {
+    type: WebhookEvent,
+    name: "WebhookEventConnection",
+    fields: (t) => ({
+      totalCount: t.int({
+        resolve: (connection) => {
+          const { totalCount } = connection as { totalCount?: number | (() => number | Promise<number>) };
+          return typeof totalCount === "function" ? totalCount() : (totalCount ?? 0);
+        },
+      }),
+    }),
+  },
+  { name: "WebhookEventEdge" },
+);
+
+function eventFilter(args: { status?: WebhookEventStatus | null | undefined; triggerEvent?: string | null | undefined }): Prisma.WebhookEventWhereInput {
+  return {
+    ...(args.status ? { status: args.status } : {}),
+    ...(args.triggerEvent ? { triggerEvent: args.triggerEvent } : {}),
+  };
+}
+
+/** The admin sees every event (UNMATCHED ones too); a company token its own company's. */
+function visibleEvents(ctx: Context): Prisma.WebhookEventWhereInput {
+  return ctx.principal.kind === "admin" ? {} : { companyId: ctx.principal.companyId };
+}
 
 builder.prismaObjectField(Company, "webhookEvents", (t) =>
   t.relatedConnection("webhookEvents", {
@@ -43,13 +81,29 @@ builder.prismaObjectField(Company, "webhookEvents", (t) =>
       triggerEvent: t.arg.string(),
     },
     query: (args) => ({
-      where: {
-        ...(args.status ? { status: args.status } : {}),
-        ...(args.triggerEvent ? { triggerEvent: args.triggerEvent } : {}),
-      },
+      where: eventFilter(args),
       orderBy: [{ receivedAt: "desc" }, { id: "desc" }],
     }),
-  }, { name: "WebhookEventConnection" }, { name: "WebhookEventEdge" }),
+  }, WebhookEventConnection),
+);
+
+builder.queryField("webhookEvents", (t) =>
+  t.prismaConnection({
+    type: "WebhookEvent",
+    cursor: "id",
+    description: "Webhook events, newest first. The admin token sees every company's and the UNMATCHED ones (no company); a company token its own company's.",
+    args: {
+      status: t.arg({ type: WebhookEventStatusEnum }),
+      triggerEvent: t.arg.string(),
+    },
+    totalCount: (_parent, args, ctx) => db().webhookEvent.count({ where: { ...visibleEvents(ctx), ...eventFilter(args) } }),
+    resolve: (query, _parent, args, ctx) =>
+      db().webhookEvent.findMany({
+        ...query,
+        where: { ...visibleEvents(ctx), ...eventFilter(args) },
+        orderBy: [{ receivedAt: "desc" }, { id: "desc" }],
+      }),
+  }, WebhookEventConnection),
 );
 
 builder.queryField("webhookEvent", (t) =>
@@ -65,7 +119,8 @@ builder.queryField("webhookEvent", (t) =>
 builder.mutationField("retryWebhookEvent", (t) =>
   t.prismaField({
     type: "WebhookEvent",
-    description: "Re-enqueues a FAILED (or stuck RECEIVED) event; it continues the event's own trace.",
+    description:
+      "Re-enqueues a FAILED (or stuck RECEIVED) event, continuing the event's own trace; an UNMATCHED event is matched again (by event type, booking uid or booking id) and processed once it names a company.",
     args: { id: t.arg.globalID({ required: true, for: WebhookEvent }) },
     // The event's company decides; an unmatched event is the admin's; an unknown id is NOT_FOUND.
     authScopes: async (_parent, args) => {
@@ -76,7 +131,47 @@ builder.mutationField("retryWebhookEvent", (t) =>
     },
     resolve: async (query, _parent, args, ctx) => {
       if (!isUuid(args.id.id)) throw new NotFoundError("WebhookEvent");
-      await requeueWebhookEvent(args.id.id, actorOf(ctx.principal));
+      await retryWebhookEvent(args.id.id, actorOf(ctx.principal));
+      return db().webhookEvent.findUniqueOrThrow({ ...query, where: { id: args.id.id } });
+    },
+  }),
+);
+
+const RESOLVABLE = ["FAILED", "INVALID", "UNMATCHED"] as const;
+
+builder.prismaObjectField(WebhookEvent, "resolvedAt", (t) =>
+  t.expose("resolvedAt", {
+    type: "DateTime",
+    nullable: true,
+    description: "When an operator marked this FAILED, INVALID or UNMATCHED event as dealt with (resolveWebhookEvent); retention keeps unresolved ones.",
+  }),
+);
+
+builder.mutationField("resolveWebhookEvent", (t) =>
+  t.prismaField({
+    type: "WebhookEvent",
+    description:
+      "Marks a FAILED, INVALID or UNMATCHED event as dealt with (audited), so retention may delete it after WEBHOOK_RETENTION_DAYS like a processed one. Unresolved, such events are kept whatever their age.",
+    args: { id: t.arg.globalID({ required: true, for: WebhookEvent }) },
+    authScopes: async (_parent, args) => {
+      if (!isUuid(args.id.id)) return true;
+      const event = await db().webhookEvent.findUnique({ where: { id: args.id.id }, select: { companyId: true } });
+      if (!event) return true;
+      return event.companyId ? { company: event.companyId } : { admin: true };
+    },
+    resolve: async (query, _parent, args, ctx) => {
+      if (!isUuid(args.id.id)) throw new NotFoundError("WebhookEvent");
+      const event = await db().webhookEvent.findUnique({ where: { id: args.id.id }, select: { companyId: true, status: true, resolvedAt: true } });
+      if (!event) throw new NotFoundError("WebhookEvent");
+      if (!(RESOLVABLE as readonly string[]).includes(event.status)) {
+        throw new UserInputError(`Only FAILED, INVALID or UNMATCHED events can be resolved; this one is ${event.status}.`, "id");
+      }
+      if (!event.resolvedAt) {
+        await db().$transaction(async (tx) => {
+          await tx.webhookEvent.update({ where: { id: args.id.id }, data: { resolvedAt: new Date() } });
+          if (event.companyId) await audit(event.companyId, actorOf(ctx.principal), "webhook_event.resolved", { eventId: args.id.id, status: event.status }, tx);
+        });
+      }
       return db().webhookEvent.findUniqueOrThrow({ ...query, where: { id: args.id.id } });
     },
   }),

@@ -24,6 +24,7 @@ import { NotTeamAdmin, reverifyOwnership } from "../domain/calcom-ownership.ts";
 import type { SyncRun, SyncTrigger } from "../generated/prisma/client.ts";
 import { currentCorrelationId, log } from "../log.ts";
 import { syncRunDuration, syncRunsTotal } from "../metrics.ts";
+import { rematchUnmatched } from "../webhooks/match.ts";
 import { enqueue } from "../worker/enqueue.ts";
 import { uuidv7 } from "./apply.ts";
 import { syncCatalogue, TooManyRemoteDeletions, type SyncProgress, type SyncResult } from "./engine.ts";
@@ -238,6 +239,10 @@ export async function executeRun(runId: string, options: ExecuteOptions): Promis
     options.onProgress?.({ ...counts, progress: 1 });
     record(run, "succeeded");
     logger.info({ companyId: run.companyId, runId, ...counts, durationMs: run.durationMs }, "sync succeeded");
+    // The sync may have brought services for event types that unmatched webhooks name.
+    await rematchUnmatched().catch((err: unknown) =>
+      logger.warn({ err: errorMessage(err) }, "re-matching unmatched webhook events failed; the next sync retries"),
+    );
     return { run, result };
   } catch (err) {
     const lastAttempt = options.attempt >= (options.maxAttempts ?? options.attempt);

@@ -9,13 +9,12 @@
  * themselves in `duplicate_count`. If the first one rolls back, the next one inserts instead.
  */
 import { randomBytes } from "node:crypto";
-import { context, propagation, ROOT_CONTEXT } from "@opentelemetry/api";
 import type pg from "pg";
 import type { WebhookEventStatus } from "../generated/prisma/enums.ts";
-import { db, pool } from "../db/client.ts";
-import { audit } from "../domain/audit.ts";
-import { NotFoundError, UserInputError } from "../domain/errors.ts";
+import { pool } from "../db/client.ts";
 import { enqueue } from "../worker/enqueue.ts";
+import type { MatchKeys } from "./match.ts";
+import { jsonbSafe, mayHoldUnsafeEscapes, textSafe } from "./safe-json.ts";
 
 /** Attempts of one processing job before the event is FAILED (graphile-worker backs off between). */
 export const PROCESS_MAX_ATTEMPTS = 8;
@@ -36,6 +35,8 @@ export interface Delivery {
   triggerEvent: string;
   /** RECEIVED (gets a job), UNMATCHED or INVALID (stored only). */
   status: Extract<WebhookEventStatus, "RECEIVED" | "UNMATCHED" | "INVALID">;
+  /** The exact signed bytes (hashed, and kept in `raw_bytes` when the stored text is not them). */
+  raw: Buffer;
   bodySha256: string;
   /** The body as JSON text (stored as jsonb), or null when it is not JSON. */
   payloadJson: string | null;
@@ -48,31 +49,46 @@ export interface Delivery {
   correlationId: string;
   traceId: string | null;
   traceCarrier: Record<string, string>;
+  /** Keys to match the event to a company later (UNMATCHED) or to find it by. */
+  keys: MatchKeys;
 }
+
+/** How a delivery was stored: as sent, or (see storeDelivery) in a safe form beside its raw bytes. */
+export type StoredForm = "as_sent" | "safe_payload" | "raw_bytes_only";
 
 export interface Stored {
   id: string;
   duplicate: boolean;
   /** The stored row's status (the first delivery's, for a duplicate). */
   status: WebhookEventStatus;
+  form: StoredForm;
 }
 
-async function insertOrCount(client: pg.ClientBase, d: Delivery): Promise<Stored | null> {
+interface Row {
+  delivery: Delivery;
+  form: StoredForm;
+  rawBytes: Buffer | null;
+}
+
+async function insertOrCount(client: pg.ClientBase, { delivery: d, form, rawBytes }: Row): Promise<Stored | null> {
   const id = uuidv7();
   const inserted = await client.query<{ id: string }>(
     `INSERT INTO webhook_events (id, company_id, trigger_event, status, correlation_id, trace_id, body_sha256,
-                                 payload, raw_body, content_type, event_created_at, trace_carrier, last_error)
-     VALUES ($1::uuid, $2::uuid, $3, $4::"WebhookEventStatus", $5, $6, $7, $8::jsonb, $9, $10, $11::timestamptz, $12::jsonb, $13)
+                                 payload, raw_body, content_type, event_created_at, trace_carrier, raw_bytes,
+                                 calcom_event_type_id, booking_uid, calcom_booking_id, last_error)
+     VALUES ($1::uuid, $2::uuid, $3, $4::"WebhookEventStatus", $5, $6, $7, $8::jsonb, $9, $10, $11::timestamptz, $12::jsonb, $13,
+             $14::int, $15, $16::int, $17)
      ON CONFLICT DO NOTHING
      RETURNING id::text AS id`,
     [id, d.companyId, d.triggerEvent, d.status, d.correlationId, d.traceId, d.bodySha256, d.payloadJson,
-      d.rawBody, d.contentType, d.eventCreatedAt, JSON.stringify(d.traceCarrier), d.note ?? null],
+      d.rawBody, d.contentType, d.eventCreatedAt, JSON.stringify(d.traceCarrier), rawBytes,
+      d.keys.eventTypeId, d.keys.bookingUid, d.keys.bookingId, d.note ?? null],
   );
   if (inserted.rowCount === 1) {
     if (d.status === "RECEIVED") {
       await enqueue("process_webhook_event", { eventId: id }, { maxAttempts: PROCESS_MAX_ATTEMPTS }, client);
     }
-    return { id, duplicate: false, status: d.status };
+    return { id, duplicate: false, status: d.status, form };
   }
   // Another delivery of the same body won (and has committed: ON CONFLICT waited for it).
   // Two statements, not IS NOT DISTINCT FROM: each matches one of the two unique indexes.
@@ -91,17 +107,84 @@ async function insertOrCount(client: pg.ClientBase, d: Delivery): Promise<Stored
           [d.companyId, d.bodySha256],
         );
   const row = existing.rows[0];
-  return row ? { id: row.id, duplicate: true, status: row.status } : null;
+  return row ? { id: row.id, duplicate: true, status: row.status, form } : null;
+}
+
+/** PostgreSQL refused a value (data exception, class 22) or its shape (program limit, class 54). */
+function refusedValue(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" && (code.startsWith("22") || code.startsWith("54"));
+}
+
+/** The exact bytes, unless the text stored is already exactly them. */
+function bytesUnlessFaithful(text: string | null, raw: Buffer): Buffer | null {
+  return text !== null && !text.includes("\u0000") && Buffer.byteLength(text) === raw.length && Buffer.from(text).equals(raw)
+    ? null
+    : raw;
+}
+
+function tryJsonbSafe(text: string): string | null {
+  try {
+    return jsonbSafe(text);
+  } catch {
+    return null; // not JSON after all: the bytes alone will do
+  }
+}
+
+/**
+ * The forms a delivery is stored in, tried in order until PostgreSQL takes one (see storeDelivery).
+ * Each is built only when the one before was refused.
+ */
+function* forms(d: Delivery): Generator<Row> {
+  // Known refusals skip straight to the safe form (no failed round trip).
+  const unsafe = d.payloadJson !== null ? mayHoldUnsafeEscapes(d.payloadJson) : (d.rawBody?.includes("\u0000") ?? false);
+  if (!unsafe) {
+    yield { delivery: d, form: "as_sent", rawBytes: d.payloadJson === null ? bytesUnlessFaithful(d.rawBody, d.raw) : null };
+  }
+  const safePayload = d.payloadJson === null ? null : tryJsonbSafe(d.payloadJson);
+  if (safePayload !== null) {
+    yield {
+      delivery: { ...d, triggerEvent: textSafe(d.triggerEvent, 200), payloadJson: safePayload },
+      form: "safe_payload",
+      rawBytes: d.raw,
+    };
+  } else if (d.payloadJson === null && d.rawBody !== null) {
+    yield { delivery: { ...d, triggerEvent: textSafe(d.triggerEvent, 200), rawBody: textSafe(d.rawBody) }, form: "safe_payload", rawBytes: d.raw };
+  }
+  // Last resort: the bytes alone (bytea takes anything). Nothing to process, so INVALID.
+  yield {
+    delivery: { ...d, status: "INVALID", triggerEvent: "UNKNOWN", payloadJson: null, rawBody: null, keys: { eventTypeId: null, bookingUid: null, bookingId: null } },
+    form: "raw_bytes_only",
+    rawBytes: d.raw,
+  };
 }
 
 /**
  * Stores one verified delivery (and enqueues its job) in one transaction; throws when the
  * database cannot commit, and then nothing was stored.
  *
+ * Every correctly signed body is stored (CONTRACT §3): when PostgreSQL refuses the body as sent
+ * (a NUL, a lone surrogate, nesting deeper than jsonb takes, a number beyond `numeric`), the
+ * delivery is stored with a safe payload (safe-json.ts) beside its exact bytes in `raw_bytes`,
+ * and still processed; should even that be refused, as INVALID with the bytes alone. Only other
+ * errors (the database is down, the pool is exhausted) reach the caller, who answers 503.
+ *
  * This is the ingest hot path, so it runs on a pooled pg client with its own BEGIN/COMMIT:
- * Prisma's interactive transaction cost more CPU than the statements themselves (bench).
+ * Prisma's interactive transaction cost more CPU than the statements themselves (bench). A body
+ * as sent costs nothing extra; the safe forms are built only after a refusal.
  */
 export async function storeDelivery(d: Delivery): Promise<Stored> {
+  for (const row of forms(d)) {
+    try {
+      return await storeRow(row);
+    } catch (err) {
+      if (!refusedValue(err) || row.form === "raw_bytes_only") throw err;
+    }
+  }
+  throw new Error("unreachable: the last form either stores or throws");
+}
+
+async function storeRow(row: Row): Promise<Stored> {
   // The conflicting row can only vanish between INSERT and UPDATE if it is deleted (its company
   // removed) in that instant; then the next round inserts.
   for (let round = 0; round < 3; round++) {
@@ -109,7 +192,7 @@ export async function storeDelivery(d: Delivery): Promise<Stored> {
     let failed: Error | undefined;
     try {
       await client.query("BEGIN");
-      const stored = await insertOrCount(client, d);
+      const stored = await insertOrCount(client, row);
       await client.query("COMMIT");
       if (stored) return stored;
     } catch (err) {
@@ -122,85 +205,4 @@ export async function storeDelivery(d: Delivery): Promise<Stored> {
     }
   }
   throw new Error("webhook event neither inserted nor found");
-}
-
-/** Why an unscoped delivery was stored UNMATCHED (a metric label and the event's `lastError`). */
-export type UnmatchedReason = "no_event_type" | "unknown_event_type" | "unverified_connection" | "ambiguous";
-
-export type Route = { companyId: string; reason?: undefined } | { companyId: null; reason: UnmatchedReason; detail: string };
-
-/**
- * Where an unscoped delivery goes: the ONE company holding a service for this Cal.com event type
- * whose connection's ownership is proved (see domain/calcom-ownership.ts). Anything else stays
- * UNMATCHED with its reason: no event type in the payload, an event type nobody holds, holders
- * whose connections are not proved, or several proved holders (never guess between tenants).
- */
-export async function companyForEventType(eventTypeId: number | null): Promise<Route> {
-  if (eventTypeId === null) {
-    return { companyId: null, reason: "no_event_type", detail: "unmatched: the payload names no eventTypeId" };
-  }
-  const { rows } = await pool().query<{ company_id: string; verified: boolean }>(
-    `SELECT s.company_id::text AS company_id, bool_or(c.ownership_verified_at IS NOT NULL) AS verified
-       FROM services s
-       LEFT JOIN calcom_connections c ON c.company_id = s.company_id
-      WHERE s.calcom_event_type_id = $1
-      GROUP BY s.company_id
-      LIMIT 20`,
-    [eventTypeId],
-  );
-  const verified = rows.filter((r) => r.verified);
-  if (verified.length === 1) return { companyId: verified[0]!.company_id };
-  if (verified.length > 1) {
-    return {
-      companyId: null,
-      reason: "ambiguous",
-      detail: `unmatched: event type ${eventTypeId} is held by ${verified.length} companies with proved Cal.com connections; deliver it to a company's own webhook URL instead`,
-    };
-  }
-  if (rows.length > 0) {
-    return {
-      companyId: null,
-      reason: "unverified_connection",
-      detail: `unmatched: event type ${eventTypeId} is held only by companies whose Cal.com team admin rights are not proved (reconnect or sync them)`,
-    };
-  }
-  return { companyId: null, reason: "unknown_event_type", detail: `unmatched: no company holds event type ${eventTypeId}` };
-}
-
-const RETRYABLE: WebhookEventStatus[] = ["FAILED", "RECEIVED"];
-
-/**
- * Puts a FAILED (or stuck RECEIVED) event back to RECEIVED and enqueues a new job for it. The job
- * continues the event's own trace (the carrier stored at receipt), so the retry is part of it.
- */
-export async function requeueWebhookEvent(eventId: string, actor: string): Promise<void> {
-  const event = await db().webhookEvent.findUnique({
-    where: { id: eventId },
-    select: { companyId: true, status: true, traceCarrier: true },
-  });
-  if (!event) throw new NotFoundError("WebhookEvent");
-  const companyId = event.companyId;
-  if (!companyId) throw new UserInputError("An unmatched event belongs to no company and cannot be processed.", "id");
-  if (!RETRYABLE.includes(event.status)) {
-    throw new UserInputError(`Only FAILED or RECEIVED events can be retried; this one is ${event.status}.`, "id");
-  }
-  const carrier = carrierOf(event.traceCarrier);
-  await db().$transaction(async (tx) => {
-    const { count } = await tx.webhookEvent.updateMany({
-      where: { id: eventId, status: { in: RETRYABLE } },
-      data: { status: "RECEIVED" },
-    });
-    if (count === 0) throw new UserInputError("The event was processed in the meantime.", "id");
-    const parent = carrier ? propagation.extract(ROOT_CONTEXT, carrier) : context.active();
-    await context.with(parent, () =>
-      enqueue("process_webhook_event", { eventId }, { maxAttempts: PROCESS_MAX_ATTEMPTS }, tx),
-    );
-    await audit(companyId, actor, "webhook_event.retried", { eventId, previousStatus: event.status }, tx);
-  });
-}
-
-function carrierOf(value: unknown): Record<string, string> | null {
-  if (!value || typeof value !== "object" || Array.isArray(value)) return null;
-  const entries = Object.entries(value).filter((e): e is [string, string] => typeof e[1] === "string");
-  return entries.length > 0 ? Object.fromEntries(entries) : null;
 }

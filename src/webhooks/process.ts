@@ -33,6 +33,7 @@ import { webhookProcessingLag } from "../metrics.ts";
 import { enqueueServiceSync } from "../sync/service-sync.ts";
 import { invalidateListing } from "../sync/listing-cache.ts";
 import { errorLine } from "./errors.ts";
+import { rematchUnmatched } from "./match.ts";
 
 type Tx = Prisma.TransactionClient;
 
@@ -67,23 +68,20 @@ interface BookingChange {
   noShowAttendees: number | null;
 }
 
-function isNewer(at: Date | null, last: Date | null): boolean {
+/** A state change at `at` may overwrite a booking whose newest applied state change was at `last`. */
+export function isNewer(at: Date | null, last: Date | null): boolean {
   if (last === null) return true;
   return at !== null && at.getTime() >= last.getTime();
 }
 
-function isFinal(status: string): boolean {
+export function isFinal(status: string): boolean {
   return FINAL_STATUSES.has(status);
 }
 
 /** Applies one change to one booking of the company. */
 async function applyChange(tx: Tx, companyId: string, c: BookingChange): Promise<void> {
-  const existing = await tx.booking.findUnique({ where: { uid: c.uid } });
-  if (existing && existing.companyId !== companyId) {
-    // A uid is global; one company's webhook never touches another company's booking.
-    log("webhook").warn({ companyId, bookingId: existing.id }, "webhook names a booking of another company; ignored");
-    return;
-  }
+  // Uids are unique per company: one company's event never reads or touches another's booking.
+  const existing = await tx.booking.findUnique({ where: { companyId_uid: { companyId, uid: c.uid } } });
   const cancelledAt = c.status === "CANCELLED" || c.status === "REJECTED" ? (c.at ?? new Date()) : null;
 
   if (!existing) {
@@ -203,7 +201,9 @@ async function changesFor(tx: Tx, companyId: string, e: WebhookEnvelope, receive
     case "BOOKING_REQUESTED":
       return [{ ...base, stateful: true, status: "PENDING" }];
     case "BOOKING_CANCELLED":
-      return [{ ...base, stateful: true, status: "CANCELLED" }];
+      // A cancellation that names the booking it was rescheduled to (Cal.com's old side of a
+      // reschedule, as its bookings API shows it; reconcile sends it so) is a reschedule.
+      return [{ ...base, stateful: true, status: typeof e.payload["rescheduledToUid"] === "string" ? "RESCHEDULED" : "CANCELLED" }];
     case "BOOKING_REJECTED":
       return [{ ...base, stateful: true, status: "REJECTED" }];
     case "BOOKING_RESCHEDULED": {
@@ -250,6 +250,7 @@ async function changesFor(tx: Tx, companyId: string, e: WebhookEnvelope, receive
  */
 export async function processWebhookEvent(eventId: string): Promise<ProcessResult> {
   const span = trace.getActiveSpan();
+  const bookingsNamed = { uids: [] as string[], ids: [] as number[] };
   const outcome = await db().$transaction(
     async (tx) => {
       const rows = await tx.$queryRaw<
@@ -273,6 +274,10 @@ export async function processWebhookEvent(eventId: string): Promise<ProcessResul
           const uids = [...new Set(changes.map((c) => c.uid))].sort();
           for (const uid of uids) await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`booking:${uid}`}, 0))`;
           for (const change of changes) await applyChange(tx, companyId, change);
+          for (const change of changes) {
+            bookingsNamed.uids.push(change.uid);
+            if (change.calcomBookingId !== null && change.calcomBookingId <= 2_147_483_647) bookingsNamed.ids.push(change.calcomBookingId);
+          }
           status = "PROCESSED";
         }
       }
@@ -286,6 +291,13 @@ export async function processWebhookEvent(eventId: string): Promise<ProcessResul
     { maxWait: 10_000, timeout: 30_000 },
   );
   if (!outcome) return "SKIPPED";
+  // Events of these bookings that arrived before them (unscoped NO_SHOW_UPDATED, …) can now be
+  // matched. After COMMIT, so they see the bookings; a failure here is caught up after the next sync.
+  if (bookingsNamed.uids.length > 0) {
+    await rematchUnmatched({ bookings: bookingsNamed }).catch((err: unknown) =>
+      log("webhook").warn({ err: errorLine(err) }, "re-matching unmatched events failed; the next sync retries"),
+    );
+  }
   webhookProcessingLag.record(outcome.lagSeconds);
   span?.setAttribute("calsync.webhook.outcome", outcome.status.toLowerCase());
   log("webhook").info({ eventId, trigger: outcome.trigger, status: outcome.status }, "webhook event processed");

@@ -8,6 +8,7 @@ import { env } from "../config.ts";
 import { pool } from "../db/client.ts";
 import { log } from "../log.ts";
 import { taskList } from "../tasks/index.ts";
+import { enqueue } from "./enqueue.ts";
 import { startLiveness, type LivenessOptions } from "./liveness.ts";
 
 export interface WorkerOptions {
@@ -16,6 +17,11 @@ export interface WorkerOptions {
   cron?: CronItem[];
   /** Poll interval in ms when LISTEN/NOTIFY is missed (Default: 2000). */
   pollInterval?: number;
+  /**
+   * Queue a STARTUP reconcile of every connected company once the worker runs, covering the time
+   * calsync was down (Default: false; `serve` and `worker` turn it on).
+   */
+  reconcileAtStartup?: boolean;
   /** Heartbeat and dead-worker recovery (Default: WORKER_DEAD_AFTER_SECONDS; see liveness.ts). */
   liveness?: Partial<LivenessOptions>;
 }
@@ -56,6 +62,10 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   let stopping = false;
   let current = await startOnce(options, events);
   let restarting: Promise<void> = Promise.resolve();
+  if (options.reconcileAtStartup) {
+    // Keyed: processes starting together queue one fan-out, not one each.
+    await enqueue("schedule_reconciles", { trigger: "STARTUP" }, { jobKey: "schedule_reconciles:startup" });
+  }
 
   const supervise = (incarnation: Incarnation) => {
     void incarnation.runner.promise

@@ -16,7 +16,14 @@
  *   `X-RateLimit-{Limit,Remaining,Reset}-Default` on every response, Reset in seconds, and a
  *   `ThrottlerException` 429 without `Retry-After`.
  *
- * Faults (`fault(...)`) apply to the next matching requests in queue order. Every request is
+ * - `GET /v2/bookings` (version 2024-08-13; without it the older controller's shape): filters
+ *   `afterUpdatedAt`/`beforeUpdatedAt` (inclusive), `sortUpdatedAt`, `take` (1-250, Default 100),
+ *   `skip`, `teamId`; `pagination.totalItems` ignores the updated filters and equal `updatedAt`s
+ *   come back in random order, as Cal.com's do (calcom.md §5). Bookings carry attendees with
+ *   names, e-mails and phone numbers, so tests can check none of it is kept.
+ *
+ * Faults (`fault(...)`) apply to the next matching requests in queue order (`hangAfterHandling`:
+ * the request takes effect, e.g. `POST /v2/event-types` creates, but no answer ever comes). Every request is
  * logged (without its Authorization header) with monotonic timestamps for timing assertions.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -43,6 +50,8 @@ export interface FaultMatch {
   method?: string;
   /** How many matching requests get this fault (Default: 1; `Infinity` for all). */
   times?: number;
+  /** Let this many matching requests through untouched first (Default: 0). */
+  skip?: number;
   /** Extra response headers, e.g. `{ "Retry-After": "2" }`. */
   headers?: Record<string, string>;
 }
@@ -54,6 +63,8 @@ export type Fault = FaultMatch &
     | { hang: true }
     /** The real answer's headers and first half of its body, then nothing: a hang mid-listing. */
     | { stallMidBody: true }
+    /** The request is carried out (an event type is created, changed or deleted), then never answered: a timeout after the write. */
+    | { hangAfterHandling: true }
     | { badJson: true; status?: number }
     | { body: unknown; status?: number }
   );
@@ -105,6 +116,26 @@ export interface FakeEventType {
 
 export type EventTypeSeed = Partial<FakeEventType>;
 
+/** A stored booking: the 2024-08-13 output object (times as ISO strings). */
+export interface FakeBooking {
+  id: number;
+  uid: string;
+  title: string;
+  status: "accepted" | "cancelled" | "rejected" | "pending";
+  start: string;
+  end: string;
+  eventTypeId: number | null;
+  rescheduledFromUid: string | null;
+  rescheduledToUid: string | null;
+  createdAt: string;
+  updatedAt: string;
+  [field: string]: unknown;
+}
+
+export type BookingSeed = Partial<FakeBooking>;
+
+export const BOOKINGS_VERSION = "2024-08-13";
+
 /** Whose event types: an API key (its user's personal ones) or a team. */
 export type Owner = string | { teamId: number };
 
@@ -126,6 +157,8 @@ export class FakeCalcom {
   #teamEventTypesUnguarded = false;
   #nextMembershipId = 1;
   readonly #stores = new Map<string, Map<number, FakeEventType>>();
+  readonly #bookings = new Map<string, Map<string, FakeBooking>>();
+  #nextBookingId = 50_001;
   readonly #faults: StoredFault[] = [];
   readonly #log: FakeRequest[] = [];
   readonly #buckets = new Map<string, Bucket>();
@@ -259,6 +292,76 @@ export class FakeCalcom {
     return [...this.#store(owner).values()];
   }
 
+  // ---- bookings ----
+
+  /** Adds bookings (attendee data generated); returns the stored objects. */
+  addBookings(owner: Owner, seeds: number | BookingSeed[]): FakeBooking[] {
+    const store = this.#bookingStore(owner);
+    const list: BookingSeed[] = typeof seeds === "number" ? Array.from({ length: seeds }, () => ({})) : seeds;
+    return list.map((seed) => {
+      const id = seed.id ?? this.#nextBookingId++;
+      const now = new Date().toISOString();
+      const start = seed.start ?? new Date(Date.UTC(2030, 0, 1, 9) + id * 3_600_000).toISOString();
+      const booking: FakeBooking = {
+        id,
+        uid: `fake-bk-${id}`,
+        title: `30 Min Meeting between Olivia Organizer and Attendee ${id}`,
+        description: `Notes from Attendee ${id}`,
+        hosts: [{ id: 1, name: "Olivia Organizer", email: "olivia@example.com", username: "olivia", timeZone: "Europe/London" }],
+        status: "accepted",
+        cancellationReason: null,
+        cancelledByEmail: null,
+        rescheduledFromUid: null,
+        rescheduledToUid: null,
+        start,
+        end: new Date(Date.parse(start) + 30 * 60_000).toISOString(),
+        duration: 30,
+        eventTypeId: null,
+        attendees: [
+          { name: `Attendee ${id}`, email: `attendee${id}@example.com`, phoneNumber: `+4470000${String(id).padStart(5, "0")}`, timeZone: "Europe/London", language: "en", absent: false },
+        ],
+        bookingFieldsResponses: { name: `Attendee ${id}`, email: `attendee${id}@example.com`, attendeePhoneNumber: `+4470000${String(id).padStart(5, "0")}` },
+        location: "integrations:daily",
+        metadata: {},
+        createdAt: now,
+        updatedAt: now,
+        ...seed,
+      };
+      booking.id = id;
+      if (seed.end === undefined && seed.start !== undefined) booking.end = new Date(Date.parse(start) + 30 * 60_000).toISOString();
+      store.set(booking.uid, booking);
+      return booking;
+    });
+  }
+
+  /** Changes a booking as Cal.com would, moving its `updatedAt` (to `at`, Default now). */
+  updateBooking(owner: Owner, uid: string, patch: BookingSeed, at: Date = new Date()): FakeBooking {
+    const booking = this.#bookingStore(owner).get(uid);
+    if (!booking) throw new Error(`fake-calcom: no booking ${uid}`);
+    Object.assign(booking, patch, { uid, updatedAt: at.toISOString() });
+    return booking;
+  }
+
+  cancelBooking(owner: Owner, uid: string, at: Date = new Date()): FakeBooking {
+    return this.updateBooking(owner, uid, { status: "cancelled", cancellationReason: "Attendee cannot make it", cancelledByEmail: "attendee@example.com" }, at);
+  }
+
+  /** Cal.com's reschedule: a new booking (new uid) and the old one cancelled, pointing at it. */
+  rescheduleBooking(owner: Owner, uid: string, start: string, at: Date = new Date()): { old: FakeBooking; created: FakeBooking } {
+    const old = this.#bookingStore(owner).get(uid);
+    if (!old) throw new Error(`fake-calcom: no booking ${uid}`);
+    const [created] = this.addBookings(owner, [
+      { start, eventTypeId: old.eventTypeId, title: old.title, rescheduledFromUid: uid, createdAt: at.toISOString(), updatedAt: at.toISOString() },
+    ]);
+    this.updateBooking(owner, uid, { status: "cancelled", rescheduledToUid: created!.uid }, at);
+    return { old, created: created! };
+  }
+
+  /** The stored bookings (live; change them with `updateBooking`). */
+  bookings(owner: Owner): FakeBooking[] {
+    return [...this.#bookingStore(owner).values()];
+  }
+
   /** Serve the old shape even when the version header is right (calcom#17769). */
   serveLegacyShape(always = true): void {
     this.#legacyAlways = always;
@@ -387,6 +490,10 @@ export class FakeCalcom {
         if ("stallMidBody" in fault) {
           stall = true;
         } else {
+          if ("hangAfterHandling" in fault) {
+            if (user && token) this.#route(entry, token, user, req.headers["cal-api-version"] === VERSION && !this.#legacyAlways);
+            return; // written, never answered
+          }
           if ("badJson" in fault) return send(fault.status ?? 200, '{"status":"success","data":[{"id":1,"title":', extra);
           if ("body" in fault) return send(fault.status ?? 200, fault.body, extra);
           if (fault.status === 429) {
@@ -412,7 +519,8 @@ export class FakeCalcom {
       if (!user || !token) return error(401, "UnauthorizedException", "Invalid API Key", limited.headers);
       const result = this.#route(entry, token, user, req.headers["cal-api-version"] === VERSION && !this.#legacyAlways);
       if ("error" in result) return error(result.status, result.error, result.message, limited.headers);
-      return send(result.status, { status: "success", data: result.data }, limited.headers);
+      const pagination = "pagination" in result && result.pagination !== undefined ? { pagination: result.pagination } : {};
+      return send(result.status, { status: "success", data: result.data, ...pagination }, limited.headers);
     } catch (err) {
       return error(500, "InternalServerErrorException", err instanceof Error ? err.message : "fake failure");
     }
@@ -423,7 +531,7 @@ export class FakeCalcom {
     apiKey: string,
     user: FakeUser,
     current: boolean,
-  ): { status: number; data: unknown } | { status: number; error: string; message: string } {
+  ): { status: number; data: unknown; pagination?: unknown } | { status: number; error: string; message: string } {
     const { method, path } = req;
     if (path === "/v2/me" && method === "GET") {
       return {
@@ -443,6 +551,7 @@ export class FakeCalcom {
       };
     }
 
+    if (path === "/v2/bookings" && method === "GET") return this.#listBookings(req, apiKey);
     const memberships = MEMBERSHIPS_ROUTE.exec(path);
     if (memberships) {
       const teamId = Number(memberships[1]);
@@ -520,6 +629,59 @@ export class FakeCalcom {
     return { status: 404, error: "NotFoundException", message: `Cannot ${method} ${path}` };
   }
 
+  #listBookings(req: FakeRequest, apiKey: string): { status: number; data: unknown; pagination?: unknown } | { status: number; error: string; message: string } {
+    const q = req.query;
+    let owner: Owner = apiKey;
+    if (q["teamId"] !== undefined) {
+      const teamId = Number(q["teamId"]);
+      if (!this.#isTeamAdmin(teamId, apiKey)) return { status: 403, error: "ForbiddenException", message: "Insufficient team role" };
+      owner = { teamId };
+    }
+    const all = [...this.#bookingStore(owner).values()];
+    if (req.headers["cal-api-version"] !== BOOKINGS_VERSION) {
+      // The pre-2024-08-13 controller: another envelope entirely.
+      return { status: 200, data: { bookings: all.map((b) => ({ ...b, startTime: b.start, endTime: b.end })), recurringInfo: [], nextCursor: null } };
+    }
+    const take = q["take"] === undefined ? 100 : Number(q["take"]);
+    const skip = q["skip"] === undefined ? 0 : Number(q["skip"]);
+    if (!Number.isInteger(take) || take < 1 || take > 250) return badRequest("take must not be greater than 250");
+    if (!Number.isInteger(skip) || skip < 0) return badRequest("skip must not be less than 0");
+    const after = q["afterUpdatedAt"] === undefined ? undefined : Date.parse(q["afterUpdatedAt"]);
+    const before = q["beforeUpdatedAt"] === undefined ? undefined : Date.parse(q["beforeUpdatedAt"]);
+    if (Number.isNaN(after) || Number.isNaN(before)) return badRequest("afterUpdatedAt/beforeUpdatedAt must be ISO 8601 dates");
+    const filtered = all.filter((b) => {
+      const u = Date.parse(b.updatedAt);
+      return (after === undefined || u >= after) && (before === undefined || u <= before);
+    });
+    // No tie-breaker: equal updatedAt come back in any order (shuffled here on every request).
+    const direction = q["sortUpdatedAt"] === "desc" ? -1 : 1;
+    const keyed = filtered.map((b) => ({ b, u: Date.parse(b.updatedAt), r: Math.random() }));
+    if (q["sortUpdatedAt"] !== undefined) keyed.sort((x, y) => (x.u - y.u) * direction || x.r - y.r);
+    const page = keyed.slice(skip, skip + take).map((k) => k.b);
+    const totalItems = all.length; // ignores the updated filters, as Cal.com's does
+    return {
+      status: 200,
+      data: page,
+      pagination: {
+        totalItems,
+        remainingItems: Math.max(0, filtered.length - skip - page.length),
+        returnedItems: page.length,
+        itemsPerPage: take,
+        currentPage: Math.floor(skip / take) + 1,
+        totalPages: Math.ceil(totalItems / take),
+        hasNextPage: skip + take < filtered.length,
+        hasPreviousPage: skip > 0,
+      },
+    };
+  }
+
+  #bookingStore(owner: Owner): Map<string, FakeBooking> {
+    const key = typeof owner === "string" ? `user:${this.user(owner).id}` : `team:${owner.teamId}`;
+    let store = this.#bookings.get(key);
+    if (!store) this.#bookings.set(key, (store = new Map()));
+    return store;
+  }
+
   #rateLimit(tracker: string): { blocked: boolean; headers: Record<string, string> } {
     if (!this.#limit) return { blocked: false, headers: {} };
     const { limit, windowMs, blockMs } = this.#limit;
@@ -554,6 +716,10 @@ export class FakeCalcom {
     );
     if (i < 0) return undefined;
     const fault = this.#faults[i]!;
+    if (fault.skip && fault.skip > 0) {
+      fault.skip--;
+      return undefined;
+    }
     if (--fault.remaining <= 0) this.#faults.splice(i, 1);
     return fault;
   }
@@ -708,6 +874,7 @@ function matches(pattern: string | RegExp, path: string): boolean {
 function describeFault(f: Fault): string {
   if ("hang" in f) return "hang";
   if ("stallMidBody" in f) return "stallMidBody";
+  if ("hangAfterHandling" in f) return "hangAfterHandling";
   if ("badJson" in f) return "badJson";
   if ("body" in f) return "body";
   return `status:${f.status}`;

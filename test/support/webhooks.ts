@@ -5,7 +5,7 @@
 import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
-import { encodeGlobalID } from "@pothos/plugin-relay";
+import { decodeGlobalID, encodeGlobalID } from "@pothos/plugin-relay";
 import { Logger, runOnce } from "graphile-worker";
 import { signBody } from "../../src/calcom/signature.ts";
 import { pool } from "../../src/db/client.ts";
@@ -17,6 +17,15 @@ import { serialize, type Body } from "../fixtures/webhooks.ts";
 import type { TestApp } from "./app.ts";
 
 export const companyGid = (id: string) => encodeGlobalID("Company", id);
+export const eventGid = (id: string) => encodeGlobalID("WebhookEvent", id);
+
+/** The database id of the event a 202 names (its body's `id` is the event's GraphQL global id). */
+export function eventIdOf(res: { body: { id?: unknown } }): string {
+  const { typename, id } = decodeGlobalID(String(res.body.id));
+  if (typename !== "WebhookEvent") throw new Error(`202 id names a ${typename}`);
+  return id;
+}
+
 export const scopedPath = (companyId: string) => `/webhooks/calcom/${encodeURIComponent(companyGid(companyId))}`;
 
 export interface PostOptions {

@@ -15,7 +15,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { context, propagation, trace, type Span } from "@opentelemetry/api";
-import { decodeGlobalID } from "@pothos/plugin-relay";
+import { decodeGlobalID, encodeGlobalID } from "@pothos/plugin-relay";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { RateLimiterAbstract } from "rate-limiter-flexible";
 import { parseWebhookBody, type Issue } from "../../calcom/webhook-payload.ts";
@@ -27,7 +27,8 @@ import { recordWebhook, webhooksUnmatched, type WebhookOutcome } from "../../met
 import { createLimiter, RateLimiterRes } from "../../ratelimit.ts";
 import { isUuid } from "../../schema/ids.ts";
 import { errorLine } from "../../webhooks/errors.ts";
-import { companyForEventType, storeDelivery, type Delivery, type Route, type Stored } from "../../webhooks/inbox.ts";
+import { storeDelivery, type Delivery, type Stored } from "../../webhooks/inbox.ts";
+import { matchKeysOf, NO_KEYS, routeUnscoped, type Route } from "../../webhooks/match.ts";
 import { requestIdOf } from "../request-context.ts";
 
 export const WEBHOOK_PATHS = ["/webhooks/calcom/:companyId", "/webhooks/calcom", "/api/calcom/webhook"] as const;
@@ -69,28 +70,6 @@ function failureReason(header: string | undefined, companyKnown: boolean, secret
   if (!companyKnown) return "unknown_company";
   if (secretCount === 0) return "no_active_secret";
   return "signature_mismatch";
-}
-
-/** PostgreSQL's jsonb refuses NUL characters and lone surrogates that JSON.parse accepts. */
-const JSONB_UNSAFE = /\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
-
-function jsonbSafe(value: unknown): unknown {
-  if (typeof value === "string") return value.toWellFormed().replaceAll("\u0000", "\uFFFD");
-  if (Array.isArray(value)) return value.map(jsonbSafe);
-  if (value && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [jsonbSafe(k) as string, jsonbSafe(v)]));
-  }
-  return value;
-}
-
-/** The body as JSON text that jsonb accepts (the text itself, unless it holds what jsonb refuses). */
-function payloadJsonOf(text: string): string {
-  return JSONB_UNSAFE.test(text) ? JSON.stringify(jsonbSafe(JSON.parse(text))) : text;
-}
-
-/** Text column: no NULs (PostgreSQL text cannot hold them). The body hash still names the exact bytes. */
-function textSafe(text: string): string {
-  return text.includes("\u0000") ? text.replaceAll("\u0000", "\uFFFD") : text;
 }
 
 /** The trigger of a body that is not a valid envelope, when it names one; else "UNKNOWN". */
@@ -217,6 +196,7 @@ export async function calcomWebhookRoutes(app: FastifyInstance): Promise<void> {
     const carrier: Record<string, string> = {};
     propagation.inject(context.active(), carrier);
     const common = {
+      raw,
       bodySha256,
       contentType,
       correlationId: requestIdOf(req.raw),
@@ -234,16 +214,18 @@ export async function calcomWebhookRoutes(app: FastifyInstance): Promise<void> {
         triggerEvent: bestEffortTrigger(parsed.rawText),
         status: "INVALID",
         payloadJson: null,
-        rawBody: textSafe(parsed.rawText),
+        rawBody: parsed.rawText,
         eventCreatedAt: null,
+        keys: NO_KEYS,
       };
     } else {
       const event = parsed.event;
+      const keys = matchKeysOf(event);
       let note: string | null = null;
       if (!scoped) {
         let route: Route;
         try {
-          route = await companyForEventType(event.eventTypeId);
+          route = await routeUnscoped(keys);
         } catch (err) {
           return unavailable(req, reply, err);
         }
@@ -259,9 +241,10 @@ export async function calcomWebhookRoutes(app: FastifyInstance): Promise<void> {
         companyId,
         triggerEvent: event.triggerEvent,
         status: companyId ? "RECEIVED" : "UNMATCHED",
-        payloadJson: payloadJsonOf(raw.toString("utf8")),
+        payloadJson: parsed.text,
         rawBody: null,
         eventCreatedAt: event.createdAt,
+        keys,
         note,
       };
     }
@@ -277,13 +260,18 @@ export async function calcomWebhookRoutes(app: FastifyInstance): Promise<void> {
     }
     span?.setAttribute("calsync.webhook.event_id", stored.id);
     log("webhook").info(
-      { eventId: stored.id, companyId, trigger: delivery.triggerEvent, status: stored.status, duplicate: stored.duplicate },
+      { eventId: stored.id, companyId, trigger: delivery.triggerEvent, status: stored.status, duplicate: stored.duplicate, form: stored.form },
       stored.duplicate ? "webhook duplicate" : "webhook stored",
     );
+    if (stored.form === "raw_bytes_only" && !details) {
+      details = [{ path: "", message: "the body could not be stored as JSON; its exact bytes are kept" }];
+    }
     if (details) {
       return respond(req, reply, "invalid_payload", 422, { error: "invalid_payload", details });
     }
-    return respond(req, reply, stored.duplicate ? "duplicate" : "accepted", 202, { id: stored.id, duplicate: stored.duplicate });
+    // The id a client can look up as it is: webhookEvent(id:) and the webhookEvents lists use it.
+    const id = encodeGlobalID("WebhookEvent", stored.id);
+    return respond(req, reply, stored.duplicate ? "duplicate" : "accepted", 202, { id, duplicate: stored.duplicate });
   };
 
   for (const url of WEBHOOK_PATHS) {
