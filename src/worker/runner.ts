@@ -78,7 +78,8 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
         logger.error({ workerId: incarnation.workerId, err: err?.message ?? "stopped" }, "worker stopped unexpectedly; restarting it");
         restarting = (async () => {
           await incarnation.liveness.stop({ releaseOwnJobs: true });
-          for (let attempt = 0; !stopping; attempt++) {
+          for (let attempt = 0; ; attempt++) {
+            if (stopping) return;
             try {
               current = await startOnce(options, events);
               supervise(current);
