@@ -295,6 +295,11 @@ const EVENT_COLUMNS = "id::text, company_id::text, trigger_event, status::text, 
  */
 export async function processWebhookEvent(eventId: string): Promise<ProcessResult> {
   const started = Date.now();
+  // Most jobs of a busy company find their event applied by another job's batch: one read, no
+  // transaction. (Only a hint: the batch re-checks under the row lock.)
+  const hint = await pool().query<{ status: string }>("SELECT status::text FROM webhook_events WHERE id = $1::uuid", [eventId]);
+  const status = hint.rows[0]?.status;
+  if (status !== "RECEIVED" && status !== "FAILED") return "SKIPPED";
   let outcome: { own: Applied | null; applied: Applied[]; named: { uids: string[]; ids: number[] } };
   try {
     outcome = await inTransaction((client) => applyBatch(client, eventId, BATCH_MAX));
