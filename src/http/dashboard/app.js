@@ -120,6 +120,7 @@ function toast(message, { undo, tone } = {}) {
       el("button", {
         type: "button",
         class: "small",
+        "aria-label": `Undo: ${message}`,
         onclick: async (e) => {
           e.currentTarget.disabled = true;
           try {
@@ -726,14 +727,16 @@ const TAB_VIEWS = {
                         el(
                           "div",
                           { class: "suggestion" },
-                          el("span", {}, g.title, g.lengthInMinutes ? ` · ${g.lengthInMinutes} min` : ""),
+                          el("span", {}, g.title, g.lengthInMinutes ? ` · ${g.lengthInMinutes} min` : "", g.slug ? el("span", { class: "muted small" }, ` /${g.slug}`) : null),
                           el("span", { class: "score" }, `score ${g.score.toFixed(2)}`),
+                          g.ambiguous ? el("span", { class: "badge warn", title: "Another candidate or another service scores about as high: check before linking. Accept-all skips it." }, "ambiguous") : null,
                           el(
                             "button",
                             {
                               type: "button",
                               class: "small",
                               "aria-label": `Link ${s.name} to ${g.title}`,
+                              dataset: { eventType: String(g.calcomEventTypeId) },
                               onclick: (e) =>
                                 act(e.currentTarget, async () => {
                                   await gql(Q.LINK_SERVICE, { serviceId: s.id, eventTypeId: g.calcomEventTypeId });
@@ -755,7 +758,7 @@ const TAB_VIEWS = {
                         {
                           type: "button",
                           class: "small secondary",
-                          "aria-label": `Export ${s.name} to Cal.com`,
+                          "aria-label": `Export to Cal.com: ${s.name}`,
                           onclick: (e) =>
                             act(e.currentTarget, async () => {
                               const { exportServiceToCalcom: done } = await gql(Q.EXPORT_SERVICE, { serviceId: s.id });

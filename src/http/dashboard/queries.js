@@ -83,7 +83,7 @@ export const ORPHANS = `query Orphans($id: ID!) {
     legacy: services(first: 200, filter: { syncStatus: [LEGACY] }) {
       totalCount edges { node { ${SERVICE_BRIEF} } }
     }
-    linkSuggestions { calcomEventTypeId title slug lengthInMinutes score service { id } }
+    linkSuggestions { calcomEventTypeId title slug lengthInMinutes score rank ambiguous service { id } }
   }
 }`;
 
