@@ -4,6 +4,8 @@
  */
 import { createServer } from "node:http";
 import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
+import { context } from "@opentelemetry/api";
+import { getRPCMetadata, RPCType } from "@opentelemetry/core";
 import { env } from "../config.ts";
 import { log } from "../log.ts";
 import { installSecurityHeaders, serverOptions, trustProxy } from "./security.ts";
@@ -80,6 +82,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   // A request that still reaches a draining server (keep-alive) is told to come back: Cal.com
   // does not retry, but operators' load balancers and other clients do.
+  // Name the HTTP server span and label the HTTP metrics by route (`POST /webhooks/calcom/:companyId`,
+  // http.route), never by the concrete URL: instrumentation-http reads the route from the request's
+  // RPC metadata when the response ends. Unmatched URLs keep the bare method, so an id or a probe
+  // never becomes a span name or a metric label.
+  app.addHook("onRequest", async (req) => {
+    const rpc = getRPCMetadata(context.active());
+    if (rpc?.type === RPCType.HTTP && req.routeOptions.url) rpc.route = req.routeOptions.url;
+  });
   app.addHook("onRequest", async (_req, reply) => {
     if (draining) return reply.code(503).header("retry-after", "5").send({ error: "unavailable" });
   });

@@ -13,13 +13,14 @@
  *   scrape: they are what lag and dead-worker alerts read, and they must not lag themselves.
  */
 import type { FastifyInstance } from "fastify";
-import { prometheusExporter } from "../../otel/sdk.ts";
+import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "../../otel/prometheus.ts";
 import { env } from "../config.ts";
 import { safeEqual } from "../secrets.ts";
 import { pool } from "../db/client.ts";
 import { coverageReport } from "../domain/coverage.ts";
 import { log } from "../log.ts";
 import { meter } from "../metrics.ts";
+import { registerOpsGauges } from "./ops-metrics.ts";
 
 let gaugesRegistered = false;
 
@@ -69,8 +70,8 @@ function registerDatabaseGauges(): void {
   const stranded = meter.createObservableGauge("calsync_queue_jobs_locked_by_gone_workers", {
     description: "Jobs locked by a worker with no heartbeat within WORKER_DEAD_AFTER_SECONDS (released at the next recovery)",
   });
-  const coverage = meter.createObservableGauge("calsync_coverage_percent", {
-    description: "Synced / active services * 100, per company",
+  const coverage = meter.createObservableGauge("calsync_coverage_ratio", {
+    description: "Synced / active services (0-1), per company; 0 when it has no active service",
   });
   meter.addBatchObservableCallback(
     async (observer) => {
@@ -100,7 +101,7 @@ function registerDatabaseGauges(): void {
         observer.observe(oldestLocked, locked);
         observer.observe(stranded, gone);
         for (const c of (await coverageSnapshot()).coverage) {
-          observer.observe(coverage, c.percent, { company_id: c.companyId, company: c.slug });
+          observer.observe(coverage, c.percent / 100, { company_id: c.companyId, company: c.slug });
         }
       } catch (err) {
         log("http").warn({ err: (err as Error).message }, "metrics gauges unavailable");
@@ -112,7 +113,8 @@ function registerDatabaseGauges(): void {
 
 export async function metricsRoutes(app: FastifyInstance): Promise<void> {
   registerDatabaseGauges();
-  app.get("/metrics", (req, reply) => {
+  registerOpsGauges();
+  app.get("/metrics", async (req, reply) => {
     const token = env().METRICS_TOKEN;
     if (token) {
       const presented = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? "")?.[1];
@@ -120,7 +122,6 @@ export async function metricsRoutes(app: FastifyInstance): Promise<void> {
         return reply.code(401).header("www-authenticate", 'Bearer realm="metrics"').send({ error: "unauthorized" });
       }
     }
-    reply.hijack();
-    prometheusExporter().getMetricsRequestHandler(req.raw, reply.raw);
+    return reply.header("content-type", PROMETHEUS_CONTENT_TYPE).send(await prometheusText());
   });
 }
