@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN_TOKEN, type TestApp } from "./support/app.ts";
 import { connectedCompany, startSyncHarness, syncViaGraphql, type SyncHarness } from "./support/sync.ts";
 import { drainJobs } from "./support/worker.ts";
-import { RateBudget } from "../src/sync/rate-budget.ts";
+import { RateBudget } from "../src/calcom/rate-budget.ts";
 import { resetGaugeCache } from "../src/http/metrics.ts";
 import { deliver, runWebhookJobs, scopedPath } from "./support/webhooks.ts";
 import { bookingCreated, ping } from "./fixtures/webhooks.ts";
