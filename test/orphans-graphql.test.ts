@@ -24,7 +24,7 @@ const UNLINK = `mutation($id: ID!) { unlinkService(serviceId: $id) { id name syn
 const EXPORT = `mutation($id: ID!) { exportServiceToCalcom(serviceId: $id) { id name slug syncStatus calcomEventTypeId syncError } }`;
 const LEGACY = `mutation($id: ID!, $dry: Boolean) { markOrphanedServicesLegacy(companyId: $id, dryRun: $dry) { dryRun count services { externalId syncStatus } } }`;
 const REACTIVATE = `mutation($id: ID!) { reactivateService(serviceId: $id) { id syncStatus } }`;
-const AUDIT = `query($id: ID!) { company(id: $id) { auditEvents(first: 200) { totalCount edges { node { actor action details correlationId } } } } }`;
+const AUDIT = `query($id: ID!) { company(id: $id) { auditEvents(first: 100) { totalCount edges { node { actor action details correlationId } } } } }`;
 
 async function coverage(companyId: string) {
   const res = await h.t.gql(COVERAGE, { id: gid("Company", companyId) });

@@ -3,6 +3,7 @@ import { builder } from "./builder.ts";
 import "./node.ts";
 import "./company.ts";
 import "./coverage.ts";
+import "./rates.ts";
 import "./service.ts";
 import "./syncRun.ts";
 import "./webhookEvent.ts";
