@@ -127,15 +127,15 @@ async function highestFlatRate(
     const shots = bookingShots(target, nextLabel(), Math.round(rate * seconds));
     const samples: [number, number][] = [];
     const started = performance.now();
-    let sampling = true;
+    const state = { sampling: true };
     const sampler = (async () => {
-      while (sampling) {
+      while (state.sampling) {
         samples.push([(performance.now() - started) / 1000, await system.backlog()]);
         await new Promise((r) => setTimeout(r, 500));
       }
     })();
     const load = await openLoop({ origin: system.origin, rate, shots, expect: 202, sockets: 512 });
-    sampling = false;
+    state.sampling = false;
     await sampler;
     const endBacklog = await system.backlog();
     const window = samples.filter(([t]) => t >= 3);
