@@ -4,12 +4,11 @@
  * fires and they are released to another worker at once), close the pool, stop the embedded
  * database, flush telemetry, exit. At the deadline this worker's jobs and runs are force-released.
  */
-import type { Runner } from "graphile-worker";
 import { buildApp, buildMetricsApp } from "./app.ts";
 import { graphiqlEnabled } from "./graphql.ts";
 import { log } from "../log.ts";
 import { boot } from "../runtime.ts";
-import { forceRelease, startWorker } from "../worker/runner.ts";
+import { forceRelease, startWorker, type WorkerHandle } from "../worker/runner.ts";
 import { onStopSignals, runShutdown } from "../shutdown.ts";
 import { workerCronItems } from "../worker/cron.ts";
 
@@ -40,7 +39,7 @@ export async function serve(options: ServeOptions) {
   const port = typeof address === "object" && address ? address.port : env.PORT;
   const base = `http://${env.HOST.includes(":") ? `[${env.HOST}]` : env.HOST}:${port}`;
 
-  let runner: Runner | null = null;
+  let runner: WorkerHandle | null = null;
   if (options.worker) {
     runner = await startWorker({ concurrency: env.WORKER_CONCURRENCY, cron: workerCronItems(env), reconcileAtStartup: true });
   }
