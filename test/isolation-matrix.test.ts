@@ -202,6 +202,10 @@ const ROOT_CASES: Record<string, RootCase> = {
   "Mutation.exportServiceToCalcom": { expect: "forbidden", args: () => ({ serviceId: encodeGlobalID("Service", B.extra.orphanServiceId) }) },
   "Mutation.reactivateService": { expect: "forbidden", args: () => ({ serviceId: encodeGlobalID("Service", B.extra.legacyServiceId) }) },
   "Mutation.acceptLinkSuggestions": { expect: "forbidden", args: () => ({ companyId: bCompany(), minScore: 0, dryRun: false }) },
+  "Mutation.importServices": {
+    expect: "forbidden",
+    args: () => ({ companyId: bCompany(), format: "CSV", content: "externalId,name\nplanted-1,Planted by A\n", dryRun: false }),
+  },
   "Mutation.markOrphanedServicesLegacy": { expect: "forbidden", args: () => ({ companyId: bCompany(), dryRun: false }) },
 
   "Subscription.syncRunProgress": { expect: "forbidden", args: () => ({ id: bGid("SyncRun")() }) },
