@@ -732,18 +732,18 @@ const TAB_VIEWS = {
         throw err;
       }
       if (!company) return;
-      let suggestions = [];
+      let candidates = [];
       let suggestionsError = null;
       if (company.calcomConnected) {
         try {
-          suggestions = (await gql(Q.SUGGESTIONS, { id })).company?.linkSuggestions ?? [];
+          candidates = (await gql(Q.SUGGESTIONS, { id })).company?.linkSuggestions ?? [];
         } catch (err) {
           if (err.code === "UNAUTHENTICATED") throw err;
           suggestionsError = err.message;
         }
       }
       const byService = new Map();
-      for (const s of suggestions) {
+      for (const s of candidates) {
         const l = byService.get(s.service.id) ?? [];
         l.push(s);
         byService.set(s.service.id, l);
