@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RateBudget } from "../src/sync/rate-budget.ts";
+import { RateBudget } from "../src/calcom/rate-budget.ts";
 import { bookingCreated } from "./fixtures/webhooks.ts";
 import { createWebhookSecret } from "./factories.ts";
 import { connectedCompany, drainWithRetries, gid, startSyncHarness, syncViaGraphql, type SyncHarness } from "./support/sync.ts";
