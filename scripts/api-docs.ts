@@ -55,7 +55,7 @@ function exampleValue(type: GraphQLInputType, name: string, depth = 0): string {
     case "ID":
       return JSON.stringify(name === "id" || name === "ids" ? `<${idTypename || "id"}${idTypename ? ".id" : ""}>` : exampleId(name));
     case "Int":
-      return name === "first" || name === "last" ? "10" : /EventTypeId$/.test(name) ? "123456" : name.includes("Seconds") ? "3600" : "30";
+      return name === "first" || name === "last" ? "10" : name.endsWith("EventTypeId") ? "123456" : name.includes("Seconds") ? "3600" : "30";
     case "Float":
       return name === "minScore" ? "0.8" : "1.5";
     case "Boolean":
