@@ -122,7 +122,7 @@ describe("GET /metrics", () => {
     }
     const ok = await t.http().get("/metrics").set("authorization", `Bearer ${METRICS_TOKEN}`);
     expect(ok.status).toBe(200);
-    expect(ok.text).toContain("calsync_coverage_percent");
+    expect(ok.text).toContain("calsync_coverage_ratio");
   });
 
   it("reads the database gauges at most every 15 s, however often it is scraped", async () => {
@@ -131,15 +131,15 @@ describe("GET /metrics", () => {
     await createService(c.id);
     const coverage = async () => {
       const text = (await t.http().get("/metrics")).text;
-      const line = text.split("\n").find((l) => l.startsWith("calsync_coverage_percent") && l.includes(`company="${c.slug}"`));
+      const line = text.split("\n").find((l) => l.startsWith("calsync_coverage_ratio") && l.includes(`company="${c.slug}"`));
       return line === undefined ? undefined : Number(line.split(" ").pop());
     };
     vi.useFakeTimers({ toFake: ["Date"], now: Date.now() + 60_000 }); // past any snapshot of earlier tests
     try {
-      expect(await coverage()).toBe(50);
+      expect(await coverage()).toBe(0.5);
       await pool().query("UPDATE services SET sync_status = 'ERROR' WHERE id = $1", [svc.id]);
       vi.setSystemTime(Date.now() + 14_000);
-      for (let i = 0; i < 5; i++) expect(await coverage()).toBe(50); // the snapshot
+      for (let i = 0; i < 5; i++) expect(await coverage()).toBe(0.5); // the snapshot
       vi.setSystemTime(Date.now() + 2_000);
       expect(await coverage()).toBe(0);
     } finally {

@@ -110,6 +110,8 @@ describe("a company token on another company", () => {
       [`mutation($id: ID!) { markOrphanedServicesLegacy(companyId: $id, dryRun: false) { count } }`, { id: company }],
       [`mutation($id: ID!) { markOrphanedServicesLegacy(companyId: $id) { count } }`, { id: company }],
       [`mutation($id: ID!) { reactivateService(serviceId: $id) { id } }`, { id: orphan }],
+      [`mutation($id: ID!, $c: String!) { importServices(companyId: $id, format: CSV, content: $c, dryRun: false) { created } }`, { id: company, c: "externalId,name\nPAS-012,Hacked\nX-1,New\n" }],
+      [`mutation($id: ID!, $c: String!) { importServices(companyId: $id, format: CSV, content: $c) { created } }`, { id: company, c: "externalId,name\nX-1,New\n" }],
     ];
     for (const [query, variables] of attempts) {
       const res = await h.t.gql(query, variables, token);

@@ -11,7 +11,7 @@ import { CalcomClient } from "../src/calcom/client.ts";
 import { db } from "../src/db/client.ts";
 import { executeReconcile, requestReconcile } from "../src/reconcile/runs.ts";
 import { runReconcileCommand } from "../src/reconcile/command.ts";
-import { RateBudget } from "../src/sync/rate-budget.ts";
+import { RateBudget } from "../src/calcom/rate-budget.ts";
 import { maintenanceCronItems } from "../src/worker/cron.ts";
 import { enqueue } from "../src/worker/enqueue.ts";
 import { bookingCancelled, bookingCreated } from "./fixtures/webhooks.ts";

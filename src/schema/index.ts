@@ -16,5 +16,6 @@ import "./reconcileRun.ts";
 import "./serviceMutations.ts";
 import "./linkSuggestion.ts";
 import "./orphanCleanupResult.ts";
+import "./serviceImport.ts";
 
 export const schema = builder.toSchema({ sortSchema: false });

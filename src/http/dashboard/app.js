@@ -335,6 +335,7 @@ function overviewView() {
             ...["Active", "Synced", "Orphaned", "Errors", "Remote deleted"].map((h) => el("th", { scope: "col", class: "num" }, h)),
             el("th", { scope: "col" }, "Last sync"),
             el("th", { scope: "col", class: "num" }, "Failed webhooks"),
+            el("th", { scope: "col", class: "num", title: "Booking changes Cal.com made that no webhook brought, recovered by reconciliation" }, "Missed webhooks recovered"),
           ),
         ),
         tbody,
@@ -353,12 +354,13 @@ function overviewView() {
       card("Orphaned", t.neverSyncedServices),
       card("Errors", t.erroredServices),
       card("Coverage", t.activeServices ? `${t.coveragePercent.toFixed(2)} %` : "no services"),
+      card("Missed webhooks recovered", r.companies.reduce((n, c) => n + c.company.missedWebhooksRecovered, 0)),
     );
     if (holdsFocus(tbody)) return;
     replace(
       tbody,
       r.companies.length === 0
-        ? el("tr", {}, el("td", { colspan: 10, class: "empty" }, "No companies yet. Create one with createCompany or `calsync company create`."))
+        ? el("tr", {}, el("td", { colspan: 11, class: "empty" }, "No companies yet. Create one with createCompany or `calsync company create`."))
         : r.companies.map(({ company: c, coverage: v }) =>
             el(
               "tr",
@@ -373,6 +375,7 @@ function overviewView() {
               num(v.remoteDeletedServices),
               el("td", {}, c.lastSyncRun ? [badge(c.lastSyncRun.status), " ", when(c.lastSyncRun.finishedAt ?? c.lastSyncRun.queuedAt)] : el("span", { class: "muted" }, "never")),
               el("td", { class: "num" }, c.failedWebhooks.totalCount ? el("a", { href: `#/company/${encodeURIComponent(c.id)}/webhooks` }, String(c.failedWebhooks.totalCount)) : "0"),
+              num(c.missedWebhooksRecovered),
             ),
           ),
     );
@@ -484,8 +487,18 @@ function companyView(id, tab) {
           card("Errors", v.erroredServices),
           card("Legacy", v.legacyServices),
           card("Failed webhooks", company.failedWebhooks.totalCount),
+          card("Missed webhooks recovered", company.missedWebhooksRecovered),
         ),
-        el("p", { class: "muted small" }, "Last sync: ", run ? [badge(run.status), " ", when(run.finishedAt ?? run.queuedAt)] : "never", v.lastSyncedAt ? [" · services last synced ", when(v.lastSyncedAt)] : null),
+        el(
+          "p",
+          { class: "muted small" },
+          "Last sync: ", run ? [badge(run.status), " ", when(run.finishedAt ?? run.queuedAt)] : "never",
+          v.lastSyncedAt ? [" · services last synced ", when(v.lastSyncedAt)] : null,
+          " · Last booking reconciliation: ",
+          company.lastReconcileRun
+            ? [badge(company.lastReconcileRun.status), " ", when(company.lastReconcileRun.finishedAt ?? company.lastReconcileRun.queuedAt), ` (${company.lastReconcileRun.recovered} recovered)`]
+            : "never",
+        ),
       );
     }
     sizeBars(header);
@@ -886,7 +899,7 @@ const TAB_VIEWS = {
             "tr",
             { dataset: { event: w.id } },
             el("td", {}, when(w.receivedAt)),
-            el("td", {}, el("code", {}, w.triggerEvent)),
+            el("td", {}, el("code", {}, w.triggerEvent), w.source === "RECONCILE" ? el("div", { class: "muted small" }, "recovered by reconciliation") : null),
             el("td", {}, badge(w.status), w.duplicateCount ? el("span", { class: "muted small" }, ` +${w.duplicateCount} duplicate${w.duplicateCount === 1 ? "" : "s"}`) : null),
             num(w.attempts),
             el("td", { class: "small" }, w.lastError ?? ""),

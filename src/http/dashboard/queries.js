@@ -18,6 +18,7 @@ export const OVERVIEW = `query Overview {
         id name slug calcomConnected
         lastSyncRun { id status finishedAt queuedAt error }
         failedWebhooks: webhookEvents(first: 0, status: FAILED) { totalCount }
+        missedWebhooksRecovered
       }
     }
   }
@@ -29,6 +30,8 @@ export const COMPANY = `query Company($id: ID!) {
     coverage { ${COVERAGE} }
     lastSyncRun { ${RUN} }
     failedWebhooks: webhookEvents(first: 0, status: FAILED) { totalCount }
+    missedWebhooksRecovered
+    lastReconcileRun { id status queuedAt finishedAt recovered error traceId }
   }
 }`;
 
@@ -53,7 +56,7 @@ export const WEBHOOK_EVENTS = `query WebhookEvents($id: ID!, $status: WebhookEve
     webhookEvents(first: $first, after: $after, status: $status) {
       totalCount
       pageInfo { hasNextPage endCursor }
-      edges { node { id triggerEvent status receivedAt processedAt attempts lastError duplicateCount traceId correlationId } }
+      edges { node { id triggerEvent source status receivedAt processedAt attempts lastError duplicateCount traceId correlationId } }
     }
   }
 }`;
