@@ -87,13 +87,15 @@ export interface EmbeddedOptions {
   temporary?: boolean;
   /** Trade durability for speed, for test clusters (Default: false). */
   fast?: boolean;
+  /** Listen on this port (Default: a free one; a restart that must keep its URL passes the old one). */
+  port?: number;
 }
 
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
   const databaseDir = resolve(options.dataDir, "pg");
   mkdirSync(dirname(databaseDir), { recursive: true });
   makeTraversable(dirname(databaseDir));
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const recent: string[] = [];
   const remember = (line: string) => {
     recent.push(...line.split("\n").map((l) => l.trim()).filter(Boolean));

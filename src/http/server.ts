@@ -3,12 +3,11 @@
  * and running jobs finish, close the pool, stop the embedded database, flush telemetry, exit.
  * Whatever is still running after 10 s is abandoned (jobs are retried by the next worker).
  */
-import type { Runner } from "graphile-worker";
 import { buildApp, buildMetricsApp } from "./app.ts";
 import { graphiqlEnabled } from "./graphql.ts";
 import { log } from "../log.ts";
 import { boot } from "../runtime.ts";
-import { startWorker } from "../worker/runner.ts";
+import { startWorker, type WorkerHandle } from "../worker/runner.ts";
 import { workerCronItems } from "../worker/cron.ts";
 
 const SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -40,7 +39,7 @@ export async function serve(options: ServeOptions) {
   const port = typeof address === "object" && address ? address.port : env.PORT;
   const base = `http://${env.HOST.includes(":") ? `[${env.HOST}]` : env.HOST}:${port}`;
 
-  let runner: Runner | null = null;
+  let runner: WorkerHandle | null = null;
   if (options.worker) {
     runner = await startWorker({ concurrency: env.WORKER_CONCURRENCY, cron: workerCronItems(env), reconcileAtStartup: true });
   }
