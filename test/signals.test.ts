@@ -1,11 +1,10 @@
 /**
  * Signals as users send them (issue 8): `npm start` (embedded PostgreSQL, its own DATA_DIR) stopped
  * the way a supervisor does (SIGTERM to the npm process alone) and the way a person does (Ctrl-C:
- * SIGINT to the whole foreground process group). Everything it started (npm, tsx, node and
+ * SIGINT to the whole foreground process group). Everything it started (npm, node and
  * PostgreSQL) is gone within 10 s, and a Ctrl-C logs no warning or error.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -75,32 +74,38 @@ async function npmStart() {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (out += d));
   let pids: number[] = [];
   started.push({ child, dataDir, pids: () => pids });
-  while (!out.includes("calsync ready")) {
-    if (child.exitCode !== null) throw new Error(`npm start exited early:\n${out}`);
-    await once(child.stdout!, "data");
-  }
+  await new Promise<void>((resolve, reject) => {
+    const take = (d: Buffer) => {
+      out += d;
+      if (out.includes("calsync ready")) resolve();
+    };
+    child.stdout!.on("data", take);
+    child.stderr!.on("data", take);
+    child.once("exit", () => reject(new Error(`npm start exited early:\n${out}`)));
+  });
   pids = tree(child.pid!);
   return { child, output: () => out, pids };
 }
 
-async function allGone(pids: number[]): Promise<void> {
-  while (pids.some(alive)) await new Promise((r) => setTimeout(r, 50));
+/** Waits until none of the processes is alive (at most 20 s); returns those still alive. */
+async function allGone(pids: number[]): Promise<number[]> {
+  const until = Date.now() + 20_000;
+  while (pids.some(alive) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  return pids.filter(alive);
 }
 
 describe("npm start", () => {
-  it("SIGTERM to the npm process alone stops npm, tsx, node and PostgreSQL within 10 s", async () => {
+  it("SIGTERM to the npm process alone stops npm, node and PostgreSQL within 10 s", async () => {
     const { child, output, pids } = await npmStart();
-    const commands = pids.map((pid) => readFileSync(`/proc/${pid}/cmdline`, "utf8"));
+    const commands = pids.map((pid) => readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " "));
     expect(commands.some((c) => c.includes("postgres"))).toBe(true);
     expect(commands.some((c) => c.includes("src/cli.ts"))).toBe(true);
 
     const signalledAt = Date.now();
     child.kill("SIGTERM");
-    await allGone(pids);
+    expect(await allGone(pids)).toEqual([]);
     expect(Date.now() - signalledAt).toBeLessThan(10_000);
     expect(output()).toContain('"msg":"shutting down"');
   });
@@ -109,7 +114,7 @@ describe("npm start", () => {
     const { child, output, pids } = await npmStart();
     const signalledAt = Date.now();
     process.kill(-child.pid!, "SIGINT");
-    await allGone(pids);
+    expect(await allGone(pids)).toEqual([]);
     expect(Date.now() - signalledAt).toBeLessThan(10_000);
     const lines = output()
       .split("\n")
