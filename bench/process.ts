@@ -22,8 +22,8 @@ import { percentile } from "./lib/stats.ts";
 import { bookingShots, webhookTarget } from "./lib/webhooks.ts";
 
 const CONCURRENCIES = [4, 8] as const;
-/** Deliveries per second in the latency runs (below what either side can take, so queues stay short). */
-const RATE = Number(process.env["BENCH_PROCESS_RATE"] ?? 50);
+/** Deliveries per second in the latency runs (issue 13's target: p50 < 25 ms, p99 < 100 ms at 200/s). */
+const RATE = Number(process.env["BENCH_PROCESS_RATE"] ?? 200);
 
 export async function processing(ctx: SectionContext): Promise<Row[]> {
   const drainN = ctx.n(2_000);

@@ -17,13 +17,15 @@ import { cpus, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
 import { benchServer } from "./lib/db.ts";
 import { markdownTable, type Row, type SectionContext } from "./lib/report.ts";
+import { targetsTable } from "./lib/targets.ts";
+import { e2e } from "./e2e.ts";
 import { graphql } from "./graphql.ts";
 import { ingest } from "./ingest.ts";
 import { memory } from "./memory.ts";
 import { processing } from "./process.ts";
 import { sync } from "./sync.ts";
 
-const SECTIONS: Record<string, (ctx: SectionContext) => Promise<Row[]>> = { ingest, process: processing, sync, graphql, memory };
+const SECTIONS: Record<string, (ctx: SectionContext) => Promise<Row[]>> = { ingest, process: processing, e2e, sync, graphql, memory };
 
 const quick = ["1", "true", "yes"].includes(process.env["BENCH_QUICK"] ?? "");
 const only = (process.env["BENCH_ONLY"] ?? "").split(",").map((s) => s.trim()).filter(Boolean);
@@ -70,7 +72,7 @@ const header = [
   "ratio = value / floor (throughput: below 1 is slower than the floor; times, latencies, memory: above 1 is slower/bigger).",
   "",
 ].join("\n");
-const table = `${header}${markdownTable(rows)}\n${failures.length ? `\nFailed sections:\n\n${failures.map((f) => `    ${f.split("\n").join("\n    ")}`).join("\n\n")}\n` : ""}`;
+const table = `${header}${markdownTable(rows)}\n\n## Targets (issue 13)\n\n${targetsTable(rows)}\n${failures.length ? `\nFailed sections:\n\n${failures.map((f) => `    ${f.split("\n").join("\n    ")}`).join("\n\n")}\n` : ""}`;
 process.stdout.write(`\n${table}`);
 mkdirSync(resultsDir, { recursive: true });
 const file = `latest${quick ? "-quick" : ""}${only.length ? "-partial" : ""}.md`;

@@ -11,6 +11,9 @@ import { companyIdArg, withRuntime } from "./cli/common.ts";
 import { emit, note, outputOf, paint, table } from "./cli/output.ts";
 import { registerTokenRevoke } from "./cli/token-revoke.ts";
 import { registerSecretsRotate } from "./cli/secrets-rotate.ts";
+import { registerServices } from "./cli/services.ts";
+import { registerOrphans } from "./cli/orphans.ts";
+import { registerAudit } from "./cli/audit.ts";
 
 export { companyIdArg, withRuntime };
 
@@ -104,6 +107,9 @@ export function buildCli(): Command {
 
   registerTokenRevoke(token);
   registerSecretsRotate(program);
+  registerServices(program);
+  registerOrphans(program);
+  registerAudit(program);
 
   program
     .command("sync")

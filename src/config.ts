@@ -81,6 +81,30 @@ export const envSchema = z
       .regex(/^rediss?:\/\/\S+$/, "must be a redis:// or rediss:// URL")
       .optional(),
     NODE_ENV: z.string().default("development"),
+    METRICS_TOKEN: z
+      .string()
+      .min(16, "must be at least 16 characters; create one with `openssl rand -hex 24`")
+      .optional(),
+    METRICS_PORT: intVar(0, 65535, "must be a port number from 0 to 65535 (a separate listener for /metrics)").optional(),
+    METRICS_HOST: z.string().min(1, "must name an interface, e.g. 127.0.0.1").default("127.0.0.1"),
+    CORS_ORIGINS: z
+      .string()
+      .transform((s) => s.split(",").map((o) => o.trim()).filter(Boolean))
+      .refine(
+        (list) => list.length > 0 && list.every((o) => /^https?:\/\/[A-Za-z0-9.-]+(?::\d{1,5})?$/.test(o)),
+        "must be a comma-separated list of origins such as https://app.example.com,http://localhost:5173 (no paths, no *)",
+      )
+      .optional(),
+    TRUST_PROXY: z
+      .string()
+      .refine(
+        (s) => /^(true|false|\d{1,2})$/.test(s) || s.split(",").every((p) => /^[0-9A-Fa-f.:/]+$|^(loopback|linklocal|uniquelocal)$/.test(p.trim())),
+        "must be true, false, a hop count, or a comma-separated list of proxy addresses/CIDRs (e.g. 10.0.0.0/8)",
+      )
+      .optional(),
+    HTTP_HEADERS_TIMEOUT_MS: intVar(1000, 600_000, "must be milliseconds from 1000 to 600000").default(10_000),
+    HTTP_REQUEST_TIMEOUT_MS: intVar(1000, 3_600_000, "must be milliseconds from 1000 to 3600000").default(30_000),
+    HTTP_KEEP_ALIVE_TIMEOUT_MS: intVar(1000, 600_000, "must be milliseconds from 1000 to 600000").default(5_000),
     // GraphQL limits (see src/http/graphql-limits.ts); each refusal names the limit it hit.
     GRAPHQL_MAX_DEPTH: intVar(2, 100, "must be a whole number from 2 to 100").default(12),
     GRAPHQL_MAX_ALIASES: intVar(0, 1000, "must be a whole number from 0 to 1000").default(15),
@@ -101,6 +125,9 @@ export const envSchema = z
       .optional(),
   })
   .superRefine((vars, ctx) => {
+    if (vars.HTTP_HEADERS_TIMEOUT_MS > vars.HTTP_REQUEST_TIMEOUT_MS) {
+      ctx.addIssue({ code: "custom", path: ["HTTP_HEADERS_TIMEOUT_MS"], message: "must not exceed HTTP_REQUEST_TIMEOUT_MS" });
+    }
     if (vars.SECRETS_KEY_PREVIOUS && !vars.SECRETS_KEY) {
       ctx.addIssue({ code: "custom", path: ["SECRETS_KEY_PREVIOUS"], message: "needs SECRETS_KEY (the new key) beside it" });
     }

@@ -5,6 +5,7 @@
 import { createRequire } from "node:module";
 import type * as IORedis from "ioredis";
 import type { Redis } from "ioredis";
+import type pg from "pg";
 import { RateLimiterPostgres, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
 import { env } from "./config.ts";
 import { pool } from "./db/client.ts";
@@ -36,6 +37,8 @@ export interface LimiterOptions {
   duration: number;
   /** Once exhausted, stay blocked this many seconds (Default: until the window ends). */
   blockDuration?: number;
+  /** PostgreSQL pool for the counters (Default: the main pool). */
+  pgPool?: pg.Pool;
 }
 
 export function createLimiter(options: LimiterOptions): RateLimiterAbstract {
@@ -49,7 +52,7 @@ export function createLimiter(options: LimiterOptions): RateLimiterAbstract {
   if (redisUrl) return new RateLimiterRedis({ ...common, storeClient: redisClient(redisUrl) });
   return new RateLimiterPostgres({
     ...common,
-    storeClient: pool(),
+    storeClient: options.pgPool ?? pool(),
     storeType: "pool",
     tableName: "rate_limits",
     tableCreated: true, // created by migration 20261125192520_rate_limits

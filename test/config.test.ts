@@ -30,6 +30,13 @@ describe("configuration", () => {
       WEBHOOK_MAX_BYTES: 1_048_576,
       WORKER_CONCURRENCY: 4,
       SYNC_CRON: "*/15 * * * *",
+      RECONCILE_CRON: "0 * * * *",
+      RETENTION_CRON: "40 3 * * *",
+      WEBHOOK_PAYLOAD_RETENTION_DAYS: 30,
+      WEBHOOK_RETENTION_DAYS: 90,
+      RUN_RETENTION_DAYS: 90,
+      AUDIT_RETENTION_DAYS: 365,
+      RETENTION_BATCH_SIZE: 500,
       LOG_LEVEL: "info",
     });
     expect(env.DATABASE_URL).toBeUndefined();
@@ -54,6 +61,13 @@ describe("configuration", () => {
     [{ WEBHOOK_MAX_BYTES: "12" }, "WEBHOOK_MAX_BYTES must be a byte count"],
     [{ WORKER_CONCURRENCY: "0" }, "WORKER_CONCURRENCY must be a whole number from 1 to 256"],
     [{ SYNC_CRON: "every minute" }, "SYNC_CRON must be a five-field cron expression"],
+    [{ RECONCILE_CRON: "hourly" }, "RECONCILE_CRON must be a five-field cron expression"],
+    [{ RETENTION_CRON: "* * *" }, "RETENTION_CRON must be a five-field cron expression"],
+    [{ WEBHOOK_PAYLOAD_RETENTION_DAYS: "0" }, "WEBHOOK_PAYLOAD_RETENTION_DAYS must be a whole number of days"],
+    [{ WEBHOOK_RETENTION_DAYS: "ninety" }, "WEBHOOK_RETENTION_DAYS must be a whole number of days"],
+    [{ RUN_RETENTION_DAYS: "-1" }, "RUN_RETENTION_DAYS must be a whole number of days"],
+    [{ AUDIT_RETENTION_DAYS: "1.5" }, "AUDIT_RETENTION_DAYS must be a whole number of days"],
+    [{ RETENTION_BATCH_SIZE: "0" }, "RETENTION_BATCH_SIZE must be a whole number"],
     [{ LOG_LEVEL: "loud" }, "LOG_LEVEL must be one of"],
     [{ REDIS_URL: "localhost:6379" }, "REDIS_URL must be a redis://"],
   ])("rejects %o with one line naming the variable", (source, expected) => {

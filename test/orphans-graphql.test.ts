@@ -1,9 +1,13 @@
+import { randomUUID } from "node:crypto";
+import { decodeGlobalID } from "@pothos/plugin-relay";
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { db } from "../src/db/client.ts";
 import { tuneCalcomClients } from "../src/calcom/for-company.ts";
 import { invalidateListing } from "../src/sync/listing-cache.ts";
 import { gid, startSyncHarness, type SyncHarness } from "./support/sync.ts";
 import { loadLegacy, serviceIds } from "./support/legacy.ts";
+import { legacyEventTypes, legacyServicesFile } from "../dev/data/legacy.ts";
 
 let h: SyncHarness;
 beforeAll(async () => {
@@ -24,7 +28,7 @@ const UNLINK = `mutation($id: ID!) { unlinkService(serviceId: $id) { id name syn
 const EXPORT = `mutation($id: ID!) { exportServiceToCalcom(serviceId: $id) { id name slug syncStatus calcomEventTypeId syncError } }`;
 const LEGACY = `mutation($id: ID!, $dry: Boolean) { markOrphanedServicesLegacy(companyId: $id, dryRun: $dry) { dryRun count services { externalId syncStatus } } }`;
 const REACTIVATE = `mutation($id: ID!) { reactivateService(serviceId: $id) { id syncStatus } }`;
-const AUDIT = `query($id: ID!) { company(id: $id) { auditEvents(first: 200) { totalCount edges { node { actor action details correlationId } } } } }`;
+const AUDIT = `query($id: ID!) { company(id: $id) { auditEvents(first: 100) { totalCount edges { node { actor action details correlationId } } } } }`;
 
 async function coverage(companyId: string) {
   const res = await h.t.gql(COVERAGE, { id: gid("Company", companyId) });
@@ -50,6 +54,44 @@ describe("the old system's data set, loaded through the import", () => {
     expect(again.connected.id).toBe(legacy.connected.id);
     expect(again.imports[0]).toMatchObject({ created: 0, updated: 0, unchanged: 36, rejected: 0 });
     expect(await db().service.count({ where: { companyId: legacy.connected.id } })).toBe(36);
+  });
+});
+
+describe("importServices over GraphQL", () => {
+  it("brings the old catalogue in from nothing: create, connect, dry run, import; errors name line and field", async () => {
+    const apiKey = `cal_test_${randomUUID().replaceAll("-", "")}`;
+    h.fake.addApiKey(apiKey);
+    h.fake.setEventTypes(apiKey, legacyEventTypes());
+    const created = await ok(`mutation($input: CreateCompanyInput!) { createCompany(input: $input) { id } }`, {
+      input: { name: "Praxis am See", slug: `praxis-${randomUUID().slice(0, 8)}` },
+    });
+    const id = created.createCompany.id as string;
+    await ok(`mutation($input: ConnectCalcomInput!) { connectCalcom(input: $input) { id } }`, {
+      input: { companyId: id, apiKey, webhookSecret: "whsec_graphql_only_0123456789" },
+    });
+    const IMPORT = `mutation($id: ID!, $content: String!, $format: ServiceImportFormat!, $dry: Boolean) {
+      importServices(companyId: $id, format: $format, content: $content, dryRun: $dry) {
+        dryRun total created updated unchanged rejected linked errors { line field message externalId } rows { line externalId outcome serviceId linkedTo }
+      }
+    }`;
+    const content = readFileSync(legacyServicesFile(), "utf8");
+    const dry = await ok(IMPORT, { id, content, format: "CSV", dry: null });
+    expect(dry.importServices).toMatchObject({ dryRun: true, total: 36, created: 36, rejected: 0, linked: 11 });
+    const companyId = decodeGlobalID(id).id;
+    expect(await db().service.count({ where: { companyId } })).toBe(0);
+    const real = await ok(IMPORT, { id, content, format: "CSV", dry: false });
+    expect(real.importServices).toMatchObject({ dryRun: false, created: 36, linked: 11 });
+    expect(real.importServices.rows[0]).toMatchObject({ line: 2, externalId: "PAS-001", outcome: "CREATED", linkedTo: 501 });
+    expect((await coverage(companyId)).coveragePercent).toBe(30.56);
+
+    const bad = await ok(IMPORT, { id, format: "JSON", dry: false, content: JSON.stringify([{ externalId: "PAS-001", name: "X", calcomEventTypeId: 502 }, { name: "no key" }], null, 1) });
+    expect(bad.importServices).toMatchObject({ created: 0, updated: 0, rejected: 2 });
+    expect(bad.importServices.errors).toEqual([
+      expect.objectContaining({ line: 2, field: "calcomEventTypeId", externalId: "PAS-001" }),
+      expect.objectContaining({ line: 7, field: "externalId", externalId: null }),
+    ]);
+    const unreadable = await h.t.gql(IMPORT, { id, format: "JSON", content: "[{", dry: false });
+    expect(unreadable.body.errors[0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "file" });
   });
 });
 

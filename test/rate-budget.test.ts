@@ -4,7 +4,7 @@ import pg from "pg";
 import { RateLimiterPostgres } from "rate-limiter-flexible";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CalcomClient } from "../src/calcom/client.ts";
-import { RateBudget, budgetShape } from "../src/sync/rate-budget.ts";
+import { RateBudget, budgetShape } from "../src/calcom/rate-budget.ts";
 import { spanExporter } from "./support/otel-setup.ts";
 import { startSyncHarness, type SyncHarness } from "./support/sync.ts";
 

@@ -11,11 +11,11 @@ import { CalcomClient } from "../src/calcom/client.ts";
 import { db } from "../src/db/client.ts";
 import { executeReconcile, requestReconcile } from "../src/reconcile/runs.ts";
 import { runReconcileCommand } from "../src/reconcile/command.ts";
-import { RateBudget } from "../src/sync/rate-budget.ts";
+import { RateBudget } from "../src/calcom/rate-budget.ts";
 import { maintenanceCronItems } from "../src/worker/cron.ts";
 import { enqueue } from "../src/worker/enqueue.ts";
 import { bookingCancelled, bookingCreated } from "./fixtures/webhooks.ts";
-import { createApiTokenFor, createWebhookSecret } from "./factories.ts";
+import { connectCompany, createApiTokenFor, createCompany, createWebhookSecret } from "./factories.ts";
 import type { FakeBooking, FakeCalcom } from "./support/fake-calcom.ts";
 import { spanExporter } from "./support/otel-setup.ts";
 import { connectedCompany, drainWithRetries, gid, startSyncHarness, type SyncHarness } from "./support/sync.ts";
@@ -162,6 +162,8 @@ describe("missed webhooks recovered", () => {
           reconcileRuns(first: 5) { totalCount }
           missedWebhooksRecovered
           webhookEvents(first: 10) { edges { node { source } } }
+          recoveredOnly: webhookEvents(first: 10, source: RECONCILE) { totalCount }
+          deliveredOnly: webhookEvents(first: 10, source: WEBHOOK) { totalCount }
       } missedWebhooksRecovered }`,
       { id: gid("Company", c.id) },
       token,
@@ -175,6 +177,7 @@ describe("missed webhooks recovered", () => {
     expect(shown.missedWebhooksRecovered).toBe(3);
     expect(res.body.data.missedWebhooksRecovered).toBe(3); // a company token counts its own company only
     expect(shown.webhookEvents.edges.map((e: { node: { source: string } }) => e.node.source)).toEqual(["RECONCILE", "RECONCILE", "RECONCILE"]);
+    expect([shown.recoveredOnly.totalCount, shown.deliveredOnly.totalCount]).toEqual([3, 0]);
 
     // Another company's token sees neither the runs nor the mutation.
     const other = await company();
@@ -245,6 +248,31 @@ describe("the processing rules hold", () => {
       [one.company.id, "ACCEPTED", "Company one's"],
       [two.company.id, "CANCELLED", "Company two's"],
     ]);
+  });
+});
+
+describe("team connections", () => {
+  it("lists the team's bookings (teamId), re-proving the key's admin rights first; a user no longer admin fails the run", async () => {
+    const apiKey = `cal_test_${randomUUID().replaceAll("-", "")}`;
+    h.fake.addApiKey(apiKey);
+    const teamId = 4000 + Math.floor(Math.random() * 1000);
+    h.fake.addTeam(teamId, [apiKey]);
+    const c = await createCompany();
+    await connectCompany(c.id, apiKey, teamId);
+    await db().calcomConnection.update({ where: { companyId: c.id }, data: { connectedAt: minutesAgo(120) } });
+    const team = h.fake.addBookings({ teamId }, 2);
+    h.fake.addBookings(apiKey, 1); // the user's own booking, not the team's
+
+    const run = await reconcileViaGraphql(c.id);
+    expect(run).toMatchObject({ status: "SUCCEEDED", recovered: 2 });
+    expect([...(await bookingsOf(c.id)).keys()].sort()).toEqual(team.map((b) => b.uid).sort());
+    expect(h.fake.requestsTo("/v2/bookings").at(-1)!.query["teamId"]).toBe(String(teamId));
+
+    h.fake.addTeamMember(teamId, apiKey, { role: "MEMBER", accepted: true });
+    const refused = await reconcileViaGraphql(c.id);
+    expect(refused).toMatchObject({ status: "FAILED", errorClass: "NotTeamAdmin", attempts: 1 });
+    expect((await db().calcomConnection.findUniqueOrThrow({ where: { companyId: c.id } })).ownershipVerifiedAt).toBeNull();
+    await db().calcomConnection.delete({ where: { companyId: c.id } }); // out of the other tests' --all
   });
 });
 

@@ -61,6 +61,9 @@ describe("one trace from webhook to database write", () => {
     const producer = spans.find((s) => s.kind === SpanKind.PRODUCER && s.name === "process_webhook_event publish");
     const consumer = spans.find((s) => s.kind === SpanKind.CONSUMER && s.name === "process_webhook_event process");
     expect(server, "HTTP server span").toBeDefined();
+    // Named by route, never by the concrete URL (which holds the company id).
+    expect(server!.name).toBe("POST /webhooks/calcom/:companyId");
+    expect(server!.attributes["http.route"]).toBe("/webhooks/calcom/:companyId");
     expect(producer, "enqueue span").toBeDefined();
     expect(consumer, "job span").toBeDefined();
 

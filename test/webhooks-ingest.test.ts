@@ -2,6 +2,7 @@
  * Webhook ingestion through HTTP: every row of CONTRACT §3 on all three paths, signature edge
  * cases, the size cap, concurrent duplicates, failures of add_job and of the database.
  */
+import { forgetBlockedAddresses } from "../src/http/webhooks/calcom.ts";
 import { createHash, randomUUID } from "node:crypto";
 import { SpanKind } from "@opentelemetry/api";
 import { encodeGlobalID } from "@pothos/plugin-relay";
@@ -58,6 +59,7 @@ afterAll(async () => t.close());
 // 127.0.0.1: each test starts with fresh counters.
 beforeEach(async () => {
   await pool().query("DELETE FROM rate_limits");
+  forgetBlockedAddresses();
 });
 
 interface PathCase {

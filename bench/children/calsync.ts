@@ -3,12 +3,11 @@
  * worker started on request. Configuration comes from the environment (see lib/env.ts).
  */
 import type { AddressInfo } from "node:net";
-import type { Runner } from "graphile-worker";
 import { env } from "../../src/config.ts";
 import { connectDatabase, disconnectDatabase } from "../../src/db/client.ts";
 import { buildApp } from "../../src/http/app.ts";
 import { configureLogger } from "../../src/log.ts";
-import { startWorker } from "../../src/worker/runner.ts";
+import { startWorker, type WorkerHandle } from "../../src/worker/runner.ts";
 import { serveParent } from "../lib/child.ts";
 import { JobTracker } from "../lib/jobs.ts";
 import { POOL_SIZE } from "../lib/env.ts";
@@ -20,7 +19,7 @@ const app = await buildApp({ adminToken: config.ADMIN_TOKEN! });
 await app.listen({ host: "127.0.0.1", port: 0 });
 const port = (app.server.address() as AddressInfo).port;
 
-let runner: Runner | null = null;
+let runner: WorkerHandle | null = null;
 let tracker: JobTracker | null = null;
 
 serveParent(

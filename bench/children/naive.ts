@@ -6,10 +6,15 @@
  *   storage  the same with the INSERT alone, autocommitted (what the table itself costs)
  *
  * Same pg pool size as calsync. The secret is held in memory (calsync caches it too).
+ *
+ * BENCH_NOOP_CONCURRENCY=n (the end-to-end floor): the jobs are `bench_noop` jobs and this process
+ * also runs graphile-worker with a no-op task at that concurrency, as `calsync serve` runs its
+ * worker beside its HTTP server.
  */
 import { createHash, createHmac, randomUUID, timingSafeEqual } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { Logger, run } from "graphile-worker";
 import pg from "pg";
 import { serveParent } from "../lib/child.ts";
 import { POOL_SIZE } from "../lib/pool-size.ts";
@@ -23,7 +28,9 @@ pool.on("error", () => {});
 
 const INSERT = `INSERT INTO ${table} (id, company_id, trigger_event, correlation_id, body_sha256, payload, content_type, event_created_at)
   VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6::jsonb, $7, $8::timestamptz) ON CONFLICT DO NOTHING`;
-const ADD_JOB = `SELECT (graphile_worker.add_job(identifier => 'process_webhook_event', payload => json_build_object('eventId', $1::text),
+const noopConcurrency = Number(process.env["BENCH_NOOP_CONCURRENCY"] ?? 0);
+const JOB_TASK = noopConcurrency > 0 ? "bench_noop" : "process_webhook_event";
+const ADD_JOB = `SELECT (graphile_worker.add_job(identifier => '${JOB_TASK}', payload => json_build_object('eventId', $1::text),
   max_attempts => 8)).id::text AS id`;
 
 function verified(raw: Buffer, header: unknown): boolean {
@@ -74,8 +81,21 @@ const server = createServer((req, res) => {
 });
 server.keepAliveTimeout = 30_000;
 await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+const runner =
+  noopConcurrency > 0
+    ? await run({
+        pgPool: pool,
+        concurrency: noopConcurrency,
+        noHandleSignals: true,
+        pollInterval: 2_000,
+        parsedCronItems: [],
+        logger: new Logger(() => () => {}),
+        taskList: { bench_noop: async () => {} },
+      })
+    : null;
 
 serveParent({ origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }, {}, async () => {
+  await runner?.stop();
   server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));
   await pool.end();

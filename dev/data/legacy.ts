@@ -70,6 +70,8 @@ export interface LoadOptions {
   caller?: Caller;
   /** Appended to every company slug (`praxis-am-see-<suffix>`), so one database can hold several copies (tests). */
   slugSuffix?: string;
+  /** Import the catalogues too (Default: true); false leaves that to `calsync services import`. */
+  importServices?: boolean;
 }
 
 export interface LoadedLegacy {
@@ -102,7 +104,7 @@ export async function loadLegacyDataSet(options: LoadOptions): Promise<LoadedLeg
         actorName,
       );
     }
-    if (spec.services) {
+    if (spec.services && options.importServices !== false) {
       const file = join(LEGACY_DIR, spec.services);
       imports.push(await importServices({ companyId: company.id, text: readFileSync(file, "utf8"), format: "csv", fileName: file, dryRun: false }, caller));
     }

@@ -8,7 +8,7 @@ import { db } from "../db/client.ts";
 import { calcomRequests } from "../metrics.ts";
 import { secretContext, type SecretBox } from "../secrets.ts";
 import { secretBox as storedSecretBox } from "../domain/stored-secrets.ts";
-import { rateBudget } from "../sync/rate-budget.ts";
+import { rateBudget } from "./rate-budget.ts";
 import { CalcomClient, type CalcomClientOptions } from "./client.ts";
 
 /** Client settings that tests (and tools) may override: retries and backoff, never the key. */

@@ -13,6 +13,9 @@ interface Handles {
   url: string;
   pool: pg.Pool;
   prisma: PrismaClient;
+  /** The webhook ingest path's own few connections, made on first use (see inboxPool). */
+  inbox?: pg.Pool;
+  inboxMax: number;
 }
 
 let handles: Handles | undefined;
@@ -20,6 +23,8 @@ let handles: Handles | undefined;
 export interface ConnectOptions {
   /** Pool size (Default: 20). */
   max?: number;
+  /** Connections of the webhook ingest pool (Default: 4). */
+  inboxMax?: number;
 }
 
 export function connectDatabase(url: string, options: ConnectOptions = {}): Handles {
@@ -29,8 +34,23 @@ export function connectDatabase(url: string, options: ConnectOptions = {}): Hand
   pgPool.on("error", (err) => log("db").warn({ err: err.message }, "idle database connection lost"));
   pgPool.on("connect", (client) => client.on("error", () => {}));
   const prisma = new PrismaClient({ adapter: new PrismaPg(pgPool) });
-  handles = { url, pool: pgPool, prisma };
+  handles = { url, pool: pgPool, prisma, inboxMax: options.inboxMax ?? 4 };
   return handles;
+}
+
+/**
+ * The webhook ingest path's own small pool (secrets, routing, the inbox INSERT, the failure
+ * counter): however busy GraphQL keeps the main pool, a signed delivery still gets a connection
+ * and is committed. Kept small: ingest statements are short.
+ */
+export function inboxPool(): pg.Pool {
+  const h = current();
+  if (!h.inbox) {
+    h.inbox = new pg.Pool({ connectionString: h.url, max: h.inboxMax, connectionTimeoutMillis: 5_000 });
+    h.inbox.on("error", (err) => log("db").warn({ err: err.message }, "idle ingest connection lost"));
+    h.inbox.on("connect", (client) => client.on("error", () => {}));
+  }
+  return h.inbox;
 }
 
 function current(): Handles {
@@ -57,4 +77,5 @@ export async function disconnectDatabase(): Promise<void> {
   if (!h) return;
   await h.prisma.$disconnect().catch(() => {});
   await h.pool.end().catch(() => {});
+  await h.inbox?.end().catch(() => {});
 }

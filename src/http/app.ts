@@ -4,7 +4,11 @@
  */
 import { createServer } from "node:http";
 import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
+import { context } from "@opentelemetry/api";
+import { getRPCMetadata, RPCType } from "@opentelemetry/core";
+import { env } from "../config.ts";
 import { log } from "../log.ts";
+import { installSecurityHeaders, serverOptions, trustProxy } from "./security.ts";
 import { createGraphql } from "./graphql.ts";
 import { healthRoutes } from "./health.ts";
 import { metricsRoutes } from "./metrics.ts";
@@ -43,9 +47,12 @@ const QUIET_ROUTES = new Set(["/healthz", "/readyz", "/metrics"]);
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const httpLog = log("http");
+  const config = env();
   const app = Fastify({
     logger: false,
-    serverFactory: (handler) => createServer(withRequestContext(handler)),
+    // Header, request and keep-alive timeouts live on the node server (see security.ts).
+    serverFactory: (handler) => createServer(serverOptions(config), withRequestContext(handler)),
+    trustProxy: trustProxy(config),
     genReqId: (req) => requestIdOf(req),
     // Cal.com and operators see precise 4xx; never leak stack traces.
     // Draining is answered by our own hook below, with the contract's body and Retry-After.
@@ -75,6 +82,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   // A request that still reaches a draining server (keep-alive) is told to come back: Cal.com
   // does not retry, but operators' load balancers and other clients do.
+  // Name the HTTP server span and label the HTTP metrics by route (`POST /webhooks/calcom/:companyId`,
+  // http.route), never by the concrete URL: instrumentation-http reads the route from the request's
+  // RPC metadata when the response ends. Unmatched URLs keep the bare method, so an id or a probe
+  // never becomes a span name or a metric label.
+  app.addHook("onRequest", async (req) => {
+    const rpc = getRPCMetadata(context.active());
+    if (rpc?.type === RPCType.HTTP && req.routeOptions.url) rpc.route = req.routeOptions.url;
+  });
   app.addHook("onRequest", async (_req, reply) => {
     if (draining) return reply.code(503).header("retry-after", "5").send({ error: "unavailable" });
   });
@@ -102,7 +117,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook("onClose", stopRunEvents);
 
   await app.register(healthRoutes);
-  await app.register(metricsRoutes);
+  installSecurityHeaders(app);
+  // With METRICS_PORT, /metrics lives only on its own listener (server.ts), not on this one.
+  if (config.METRICS_PORT === undefined) await app.register(metricsRoutes);
   await app.register(dashboardRoutes);
   await app.register(graphiqlAssetRoutes);
   await app.register(calcomWebhookRoutes);
@@ -130,5 +147,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
   });
 
+  return app;
+}
+
+/** The separate /metrics listener of METRICS_PORT: the metrics route alone, with the same hardening. */
+export async function buildMetricsApp(): Promise<FastifyInstance> {
+  const config = env();
+  const app = Fastify({
+    logger: false,
+    serverFactory: (handler) => createServer(serverOptions(config), withRequestContext(handler)),
+    trustProxy: trustProxy(config),
+    forceCloseConnections: "idle",
+  });
+  installSecurityHeaders(app);
+  await app.register(metricsRoutes);
   return app;
 }

@@ -8,6 +8,7 @@ import { UnauthenticatedError } from "../domain/errors.ts";
 import { maskError } from "../schema/errors.ts";
 import { log } from "../log.ts";
 import { requestIdOf } from "./request-context.ts";
+import { yogaCors } from "./security.ts";
 import { graphqlTracing } from "./graphql-tracing.ts";
 import { graphqlLimits } from "./graphql-limits.ts";
 import { graphqlRateLimits } from "./graphql-rate-limit.ts";
@@ -35,10 +36,30 @@ export function createGraphql(options: GraphqlOptions): YogaServerInstance<Serve
   return createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: "/graphql",
-    graphiql: graphiqlEnabled() ? { title: "calsync GraphQL" } : false,
+    graphiql: graphiqlEnabled()
+      ? {
+          title: "calsync GraphQL",
+          // Every operation needs a token: say where it goes (the Headers tab), and start with a
+          // query that shows something.
+          defaultHeaders: JSON.stringify({ Authorization: "Bearer <admin or company token>" }, null, 2),
+          defaultQuery: [
+            "# Put your token in Headers below (embedded mode: the admin token is in DATA_DIR/admin-token).",
+            "query Coverage {",
+            "  coverageReport {",
+            "    totalCompanies",
+            "    totals { activeServices syncedServices coveragePercent }",
+            "    companies { company { id name } coverage { coveragePercent neverSyncedServices } }",
+            "  }",
+            "}",
+            "",
+          ].join("\n"),
+        }
+      : false,
     // Served from the npm package by calsync itself: works offline (see graphiql.ts).
     renderGraphiQL: renderGraphiqlPage,
     landingPage: false,
+    // Only the origins in CORS_ORIGINS, and no credentials (see security.ts).
+    cors: yogaCors(env),
     // Every error passes through one mapping to `extensions.code` (see schema/errors.ts).
     maskedErrors: { maskError },
     logging: {

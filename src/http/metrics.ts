@@ -1,16 +1,58 @@
 /**
  * GET /metrics: Prometheus text exposition of calsync's OpenTelemetry metrics, plus gauges read
- * from the database at scrape time (queue depth, oldest due job, coverage per company).
+ * from the database (queue depth, oldest due job, coverage per company).
+ *
+ * Security and cost:
+ * - With METRICS_TOKEN set, a scrape needs `Authorization: Bearer <METRICS_TOKEN>` (constant-time
+ *   compare); without it the answer is 401 and names no tenant.
+ * - With METRICS_PORT set, /metrics is served only on that separate listener (METRICS_HOST,
+ *   default 127.0.0.1), never on the public one (see server.ts).
+ * - The coverage gauges (a full aggregate over every company's services) come from a snapshot
+ *   refreshed at most every GAUGE_CACHE_MS: any number of scrapes (and the OTLP reader) cost one
+ *   aggregate per 15 s, and concurrent ones share it. The queue gauges stay one small query per
+ *   scrape: they are what lag and dead-worker alerts read, and they must not lag themselves.
  */
 import type { FastifyInstance } from "fastify";
-import { prometheusExporter } from "../../otel/sdk.ts";
+import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "../../otel/prometheus.ts";
 import { env } from "../config.ts";
+import { safeEqual } from "../secrets.ts";
 import { pool } from "../db/client.ts";
 import { coverageReport } from "../domain/coverage.ts";
 import { log } from "../log.ts";
 import { meter } from "../metrics.ts";
+import { registerOpsGauges } from "./ops-metrics.ts";
 
 let gaugesRegistered = false;
+
+/** The coverage gauges are re-read at most this often (Default: 15 s). */
+export const GAUGE_CACHE_MS = 15_000;
+
+interface CoverageSnapshot {
+  at: number;
+  coverage: { companyId: string; slug: string; percent: number }[];
+}
+
+let snapshot: CoverageSnapshot | undefined;
+let refreshing: Promise<CoverageSnapshot> | undefined;
+
+/** The cached coverage snapshot, refreshed (once, shared by concurrent callers) when older than GAUGE_CACHE_MS. */
+export async function coverageSnapshot(): Promise<CoverageSnapshot> {
+  if (snapshot && Date.now() - snapshot.at < GAUGE_CACHE_MS) return snapshot;
+  refreshing ??= coverageReport(null)
+    .then((report) => (snapshot = {
+      at: Date.now(),
+      coverage: report.companies.map((c) => ({ companyId: c.companyId, slug: c.slug, percent: c.coverage.coveragePercent })),
+    }))
+    .finally(() => {
+      refreshing = undefined;
+    });
+  return refreshing;
+}
+
+/** Drops the snapshot (tests). */
+export function resetGaugeCache(): void {
+  snapshot = undefined;
+}
 
 /** Database-backed gauges, observed on each collection (one query each). */
 function registerDatabaseGauges(): void {
@@ -28,8 +70,8 @@ function registerDatabaseGauges(): void {
   const stranded = meter.createObservableGauge("calsync_queue_jobs_locked_by_gone_workers", {
     description: "Jobs locked by a worker with no heartbeat within WORKER_DEAD_AFTER_SECONDS (released at the next recovery)",
   });
-  const coverage = meter.createObservableGauge("calsync_coverage_percent", {
-    description: "Synced / active services * 100, per company",
+  const coverage = meter.createObservableGauge("calsync_coverage_ratio", {
+    description: "Synced / active services (0-1), per company; 0 when it has no active service",
   });
   meter.addBatchObservableCallback(
     async (observer) => {
@@ -58,9 +100,8 @@ function registerDatabaseGauges(): void {
         observer.observe(oldestDue, oldest);
         observer.observe(oldestLocked, locked);
         observer.observe(stranded, gone);
-        const report = await coverageReport(null);
-        for (const c of report.companies) {
-          observer.observe(coverage, c.coverage.coveragePercent, { company_id: c.companyId, company: c.slug });
+        for (const c of (await coverageSnapshot()).coverage) {
+          observer.observe(coverage, c.percent / 100, { company_id: c.companyId, company: c.slug });
         }
       } catch (err) {
         log("http").warn({ err: (err as Error).message }, "metrics gauges unavailable");
@@ -72,8 +113,15 @@ function registerDatabaseGauges(): void {
 
 export async function metricsRoutes(app: FastifyInstance): Promise<void> {
   registerDatabaseGauges();
-  app.get("/metrics", (req, reply) => {
-    reply.hijack();
-    prometheusExporter().getMetricsRequestHandler(req.raw, reply.raw);
+  registerOpsGauges();
+  app.get("/metrics", async (req, reply) => {
+    const token = env().METRICS_TOKEN;
+    if (token) {
+      const presented = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? "")?.[1];
+      if (!presented || !safeEqual(presented, token)) {
+        return reply.code(401).header("www-authenticate", 'Bearer realm="metrics"').send({ error: "unauthorized" });
+      }
+    }
+    return reply.header("content-type", PROMETHEUS_CONTENT_TYPE).send(await prometheusText());
   });
 }

@@ -3,12 +3,11 @@
  * and running jobs finish, close the pool, stop the embedded database, flush telemetry, exit.
  * Whatever is still running after 10 s is abandoned (jobs are retried by the next worker).
  */
-import type { Runner } from "graphile-worker";
-import { buildApp } from "./app.ts";
+import { buildApp, buildMetricsApp } from "./app.ts";
 import { graphiqlEnabled } from "./graphql.ts";
 import { log } from "../log.ts";
 import { boot } from "../runtime.ts";
-import { startWorker } from "../worker/runner.ts";
+import { startWorker, type WorkerHandle } from "../worker/runner.ts";
 import { workerCronItems } from "../worker/cron.ts";
 
 const SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -27,11 +26,20 @@ export async function serve(options: ServeOptions) {
   const logger = log("http");
   const app = await buildApp({ adminToken: env.ADMIN_TOKEN! });
   await app.listen({ host: env.HOST, port: env.PORT });
+  // METRICS_PORT: /metrics on its own listener (e.g. bound to a private interface), off the public one.
+  const metrics = env.METRICS_PORT === undefined ? null : await buildMetricsApp();
+  let metricsUrl: string | null = null;
+  if (metrics) {
+    await metrics.listen({ host: env.METRICS_HOST, port: env.METRICS_PORT! });
+    const a = metrics.server.address();
+    const p = typeof a === "object" && a ? a.port : env.METRICS_PORT;
+    metricsUrl = `http://${env.METRICS_HOST.includes(":") ? `[${env.METRICS_HOST}]` : env.METRICS_HOST}:${p}/metrics`;
+  }
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : env.PORT;
   const base = `http://${env.HOST.includes(":") ? `[${env.HOST}]` : env.HOST}:${port}`;
 
-  let runner: Runner | null = null;
+  let runner: WorkerHandle | null = null;
   if (options.worker) {
     runner = await startWorker({ concurrency: env.WORKER_CONCURRENCY, cron: workerCronItems(env), reconcileAtStartup: true });
   }
@@ -43,6 +51,7 @@ export async function serve(options: ServeOptions) {
       `  calsync ready${runtime.embedded ? " (embedded PostgreSQL)" : ""}`,
       graphiqlEnabled() ? `  GraphiQL:    ${base}/graphql` : `  GraphQL:     ${base}/graphql (GraphiQL off: GRAPHIQL=true enables it)`,
       `  Dashboard:   ${base}/dashboard`,
+      ...(metricsUrl ? [`  Metrics:     ${metricsUrl}`] : []),
       `  Admin token: ${runtime.adminTokenHint}`,
       "",
       "",
@@ -64,6 +73,7 @@ export async function serve(options: ServeOptions) {
         logger.debug({ step: name, ms: Date.now() - started }, "shutdown step done");
       };
       await step("http", () => app.close());
+      if (metrics) await step("metrics listener", () => metrics.close());
       await step("worker", async () => runner?.stop());
       await step("database", () => runtime.close());
       if (!options.keepTelemetry) {
@@ -76,5 +86,5 @@ export async function serve(options: ServeOptions) {
   };
   process.once("SIGTERM", () => void shutdown("SIGTERM"));
   process.once("SIGINT", () => void shutdown("SIGINT"));
-  return { app, runner, runtime, url: base, shutdown };
+  return { app, runner, runtime, url: base, metricsUrl, shutdown };
 }

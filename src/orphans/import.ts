@@ -9,7 +9,8 @@
  * `linkService` would). Unknown columns are refused by name, so a typo never drops data silently.
  *
  * Invariants:
- * - every row is validated on its own; each error names the row's line in the file and the field;
+ * - every row is validated on its own, and every problem of a row is reported with the row's line
+ *   in the file and the field (a row with any problem is rejected whole);
  * - rows are matched by `externalId` (unique per company): a re-run of the same file changes
  *   nothing (all rows `unchanged`); a changed row updates its service; a new one creates one;
  *   the import never deletes or unlinks a service;
@@ -193,6 +194,15 @@ class RowError extends Error {
   }
 }
 
+/** Every problem of one row (a row is rejected as a whole; each problem names its field). */
+class RowErrors extends Error {
+  readonly problems: RowError[];
+  constructor(problems: RowError[]) {
+    super(problems.map((p) => p.message).join("; "));
+    this.problems = problems;
+  }
+}
+
 function intValue(field: string, v: unknown): number | null {
   if (v === null || v === undefined || v === "") return null;
   if (typeof v === "number" && Number.isInteger(v)) return v;
@@ -217,27 +227,42 @@ function textValue(field: string, v: unknown): string | null {
 }
 
 function validateRow(raw: RawRow): ValidRow {
-  if (raw.problem) throw new RowError(null, raw.problem);
+  if (raw.problem) throw new RowErrors([new RowError(null, raw.problem)]);
   const v = raw.values;
-  const externalId = textValue("externalId", v["externalId"]);
-  if (!externalId) throw new RowError("externalId", "is required (it is the row's key)");
-  const candidate = {
-    name: textValue("name", v["name"]) ?? "",
-    slug: textValue("slug", v["slug"]),
-    description: textValue("description", v["description"]),
-    durationMinutes: intValue("durationMinutes", v["durationMinutes"]),
-    priceMinor: intValue("priceMinor", v["priceMinor"]),
-    currency: textValue("currency", v["currency"]),
-    isActive: boolValue("isActive", v["isActive"]) ?? true,
-    externalId,
+  const problems: RowError[] = [];
+  /** Converts one cell; a failure is noted and the field left out of the schema check. */
+  const cell = <T>(field: string, convert: (f: string, value: unknown) => T): T | undefined => {
+    try {
+      return convert(field, v[field]);
+    } catch (err) {
+      if (!(err instanceof RowError)) throw err;
+      problems.push(err);
+      return undefined;
+    }
   };
+  const externalId = cell("externalId", textValue);
+  if (externalId === null) problems.push(new RowError("externalId", "is required (it is the row's key)"));
+  const candidate: Record<string, unknown> = {
+    name: cell("name", textValue) ?? "",
+    slug: cell("slug", textValue),
+    description: cell("description", textValue),
+    durationMinutes: cell("durationMinutes", intValue),
+    priceMinor: cell("priceMinor", intValue),
+    currency: cell("currency", textValue),
+    isActive: cell("isActive", boolValue) ?? true,
+    externalId: externalId ?? "-",
+  };
+  const calcomEventTypeId = cell("calcomEventTypeId", intValue) ?? null;
+  if (calcomEventTypeId !== null && calcomEventTypeId <= 0) problems.push(new RowError("calcomEventTypeId", "must be a positive Cal.com event type id"));
+  const failed = new Set(problems.map((p) => p.field));
   const result = serviceFields.safeParse(candidate);
   if (!result.success) {
-    const issue = result.error.issues[0]!;
-    throw new RowError(issue.path.join(".") || null, issue.message);
+    for (const issue of result.error.issues) {
+      const field = issue.path.join(".") || null;
+      if (!failed.has(field)) problems.push(new RowError(field, issue.message));
+    }
   }
-  const calcomEventTypeId = intValue("calcomEventTypeId", v["calcomEventTypeId"]);
-  if (calcomEventTypeId !== null && calcomEventTypeId <= 0) throw new RowError("calcomEventTypeId", "must be a positive Cal.com event type id");
+  if (problems.length > 0 || !result.success || !externalId) throw new RowErrors(problems);
   const given = new Set(Object.keys(v).filter((k) => k in candidate) as (keyof ServiceFields)[]);
   given.add("externalId");
   return { line: raw.line, externalId, fields: result.data, given, calcomEventTypeId };
@@ -273,9 +298,10 @@ export async function importServices(options: ImportOptions, caller: Caller): Pr
         seen.set(row.externalId, row.line);
         valid.push(row);
       } catch (err) {
-        if (!(err instanceof RowError)) throw err;
-        const externalId = typeof r.values["externalId"] === "string" ? r.values["externalId"] : null;
-        errors.push({ line: r.line, field: err.field, message: err.field ? `${err.field} ${err.message}` : err.message, externalId });
+        const problems = err instanceof RowErrors ? err.problems : err instanceof RowError ? [err] : null;
+        if (!problems) throw err;
+        const externalId = typeof r.values["externalId"] === "string" && r.values["externalId"] ? r.values["externalId"] : null;
+        for (const p of problems) errors.push({ line: r.line, field: p.field, message: p.field ? `${p.field} ${p.message}` : p.message, externalId });
         rows.push({ line: r.line, externalId, outcome: "rejected", serviceId: null, linkedTo: null });
       }
     }

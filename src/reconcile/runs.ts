@@ -30,6 +30,7 @@ import { db } from "../db/client.ts";
 import type { Prisma, ReconcileRun, ReconcileTrigger } from "../generated/prisma/client.ts";
 import { currentCorrelationId, log } from "../log.ts";
 import { reconcileRunDuration, reconcileRunsTotal } from "../metrics.ts";
+import { reverifyOwnership } from "../domain/calcom-ownership.ts";
 import { companyQueue, isRetryable } from "../sync/runs.ts";
 import { uuidv7 } from "../webhooks/inbox.ts";
 import { enqueue } from "../worker/enqueue.ts";
@@ -184,6 +185,10 @@ export async function executeReconcile(runId: string, options: ExecuteReconcileO
     const since = run.since!;
     const until = run.until!;
     const client = options.client ?? (await clientForCompany(run.companyId));
+    // As before a sync: a team connection is re-proved first. `GET /v2/bookings?teamId=` of a
+    // team the key's user does not administer (or with no event types) narrows nothing and would
+    // list that user's other bookings (calcom.md §5); NotTeamAdmin fails the run at once.
+    await reverifyOwnership(run.companyId, client);
     const windowMs = until.getTime() - since.getTime();
     const counts: ReconcileCounts = { pages: run.pages, fetched: run.fetched, recovered: run.recovered, updated: run.updated, unchanged: run.unchanged };
     await reconcilePass({

@@ -41,9 +41,11 @@ export interface RetentionResult {
   reconcileRuns: number;
   auditEvents: number;
   failedJobs: number;
-  /** Statements (batches) run, all steps together. */
-  batches: number;
+  /** Batches (short transactions) each step ran. */
+  batches: Record<RetentionKind, number>;
 }
+
+export type RetentionKind = "payload_scrubbed" | "webhook_events" | "sync_runs" | "reconcile_runs" | "audit_events" | "failed_jobs";
 
 export function policyFromEnv(): RetentionPolicy {
   const e = env();
@@ -57,11 +59,11 @@ export function policyFromEnv(): RetentionPolicy {
 }
 
 /** Runs `batch` (one short transaction) until it affects fewer rows than a full batch. */
-async function inBatches(size: number, batch: () => Promise<number>, counter: { batches: number }): Promise<number> {
+async function inBatches(size: number, batch: () => Promise<number>, batches: Record<RetentionKind, number>, kind: RetentionKind): Promise<number> {
   let total = 0;
   for (;;) {
     const n = await batch();
-    counter.batches++;
+    batches[kind]++;
     total += n;
     if (n < size) return total;
   }
@@ -114,10 +116,9 @@ const oldRuns = (table: "sync_runs" | "reconcile_runs") => `
 export async function runRetention(policy: RetentionPolicy = policyFromEnv(), now: Date = new Date()): Promise<RetentionResult> {
   const size = policy.batchSize;
   const before = (days: number) => new Date(now.getTime() - days * DAY_MS);
-  const counter = { batches: 0 };
-  const result: RetentionResult = { payloadScrubbed: 0, webhookEvents: 0, syncRuns: 0, reconcileRuns: 0, auditEvents: 0, failedJobs: 0, batches: 0 };
+  const counter: Record<RetentionKind, number> = { payload_scrubbed: 0, webhook_events: 0, sync_runs: 0, reconcile_runs: 0, audit_events: 0, failed_jobs: 0 };
+  const result: RetentionResult = { payloadScrubbed: 0, webhookEvents: 0, syncRuns: 0, reconcileRuns: 0, auditEvents: 0, failedJobs: 0, batches: counter };
 
-  result.payloadScrubbed = await inBatches(size, () => scrubBatch(before(policy.payloadDays), size), counter);
   result.webhookEvents = await inBatches(
     size,
     () =>
@@ -130,9 +131,12 @@ export async function runRetention(policy: RetentionPolicy = policyFromEnv(), no
         [before(policy.webhookDays), size],
       ),
     counter,
+    "webhook_events",
   );
-  result.syncRuns = await inBatches(size, () => deleteBatch(oldRuns("sync_runs"), [before(policy.runDays), size]), counter);
-  result.reconcileRuns = await inBatches(size, () => deleteBatch(oldRuns("reconcile_runs"), [before(policy.runDays), size]), counter);
+  // After the deletions: no point scrubbing what is about to go.
+  result.payloadScrubbed = await inBatches(size, () => scrubBatch(before(policy.payloadDays), size), counter, "payload_scrubbed");
+  result.syncRuns = await inBatches(size, () => deleteBatch(oldRuns("sync_runs"), [before(policy.runDays), size]), counter, "sync_runs");
+  result.reconcileRuns = await inBatches(size, () => deleteBatch(oldRuns("reconcile_runs"), [before(policy.runDays), size]), counter, "reconcile_runs");
   result.auditEvents = await inBatches(
     size,
     () =>
@@ -142,6 +146,7 @@ export async function runRetention(policy: RetentionPolicy = policyFromEnv(), no
         [before(policy.auditDays), size],
       ),
     counter,
+    "audit_events",
   );
 
   // graphile-worker's own maintenance: permanently failed jobs, then queues and task names nothing uses.
@@ -155,10 +160,9 @@ export async function runRetention(policy: RetentionPolicy = policyFromEnv(), no
     await utils.release();
   }
   result.failedJobs = failed.rows[0]?.n ?? 0;
-  counter.batches++;
-  result.batches = counter.batches;
+  counter.failed_jobs++;
 
-  const kinds: [keyof RetentionResult, string][] = [
+  const kinds: [Exclude<keyof RetentionResult, "batches">, RetentionKind][] = [
     ["payloadScrubbed", "payload_scrubbed"],
     ["webhookEvents", "webhook_events"],
     ["syncRuns", "sync_runs"],

@@ -31,7 +31,7 @@ const CompanyCoverageRef = builder.objectRef<CompanyCoverage>("CompanyCoverage")
   }),
 });
 
-const CoverageReportRef = builder.objectRef<CoverageReport>("CoverageReport").implement({
+export const CoverageReportRef = builder.objectRef<CoverageReport>("CoverageReport").implement({
   fields: (t) => ({
     totalCompanies: t.exposeInt("totalCompanies"),
     companiesUsingCalcom: t.exposeInt("companiesUsingCalcom"),

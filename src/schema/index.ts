@@ -3,6 +3,7 @@ import { builder } from "./builder.ts";
 import "./node.ts";
 import "./company.ts";
 import "./coverage.ts";
+import "./rates.ts";
 import "./service.ts";
 import "./syncRun.ts";
 import "./webhookEvent.ts";
@@ -15,5 +16,6 @@ import "./reconcileRun.ts";
 import "./serviceMutations.ts";
 import "./linkSuggestion.ts";
 import "./orphanCleanupResult.ts";
+import "./serviceImport.ts";
 
 export const schema = builder.toSchema({ sortSchema: false });

@@ -1,21 +1,16 @@
 import { builder, type Context } from "./builder.ts";
 import { db } from "../db/client.ts";
-import { ReconcileTrigger, WebhookEventSource } from "../generated/prisma/enums.ts";
+import { ReconcileTrigger } from "../generated/prisma/enums.ts";
 import { requestReconcile } from "../reconcile/runs.ts";
 import { Company } from "./company.ts";
 import { NotFoundError, UserInputError } from "./errors.ts";
 import { isUuid } from "./ids.ts";
 import { SyncRunStatusEnum } from "./syncRun.ts";
-import { WebhookEvent } from "./webhookEvent.ts";
+import { WebhookEvent, WebhookEventSourceEnum } from "./webhookEvent.ts";
 
 export const ReconcileTriggerEnum = builder.enumType(ReconcileTrigger, {
   name: "ReconcileTrigger",
   description: "MANUAL (reconcileBookings, `calsync reconcile`), SCHEDULED (RECONCILE_CRON), STARTUP (a worker started: covers the time calsync was down).",
-});
-
-export const WebhookEventSourceEnum = builder.enumType(WebhookEventSource, {
-  name: "WebhookEventSource",
-  description: "WEBHOOK: a signed Cal.com delivery. RECONCILE: a booking change no delivery brought, found in Cal.com's bookings API (a missed webhook recovered).",
 });
 
 export const ReconcileRun = builder.prismaNode("ReconcileRun", {

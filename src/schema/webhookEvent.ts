@@ -1,7 +1,7 @@
 import { builder } from "./builder.ts";
 import { db } from "../db/client.ts";
 import { actorOf, audit } from "../domain/audit.ts";
-import { WebhookEventStatus } from "../generated/prisma/enums.ts";
+import { WebhookEventSource, WebhookEventStatus } from "../generated/prisma/enums.ts";
 import { retryWebhookEvent } from "../domain/webhook-events.ts";
 import type { Prisma } from "../generated/prisma/client.ts";
 import type { Context } from "./builder.ts";
@@ -10,6 +10,11 @@ import { NotFoundError, UserInputError } from "./errors.ts";
 import { isUuid } from "./ids.ts";
 
 export const WebhookEventStatusEnum = builder.enumType(WebhookEventStatus, { name: "WebhookEventStatus" });
+
+export const WebhookEventSourceEnum = builder.enumType(WebhookEventSource, {
+  name: "WebhookEventSource",
+  description: "WEBHOOK: a signed Cal.com delivery. RECONCILE: a booking change no delivery brought, found in Cal.com's bookings API (a missed webhook recovered).",
+});
 
 export const WebhookEvent = builder.prismaNode("WebhookEvent", {
   id: { field: "id" },
@@ -60,10 +65,15 @@ const WebhookEventConnection = builder.connectionObject(
   { name: "WebhookEventEdge" },
 );
 
-function eventFilter(args: { status?: WebhookEventStatus | null | undefined; triggerEvent?: string | null | undefined }): Prisma.WebhookEventWhereInput {
+function eventFilter(args: {
+  status?: WebhookEventStatus | null | undefined;
+  triggerEvent?: string | null | undefined;
+  source?: WebhookEventSource | null | undefined;
+}): Prisma.WebhookEventWhereInput {
   return {
     ...(args.status ? { status: args.status } : {}),
     ...(args.triggerEvent ? { triggerEvent: args.triggerEvent } : {}),
+    ...(args.source ? { source: args.source } : {}),
   };
 }
 
@@ -79,6 +89,7 @@ builder.prismaObjectField(Company, "webhookEvents", (t) =>
     args: {
       status: t.arg({ type: WebhookEventStatusEnum }),
       triggerEvent: t.arg.string(),
+      source: t.arg({ type: WebhookEventSourceEnum, description: "RECONCILE: only the missed webhooks reconciliation recovered." }),
     },
     query: (args) => ({
       where: eventFilter(args),
@@ -95,6 +106,7 @@ builder.queryField("webhookEvents", (t) =>
     args: {
       status: t.arg({ type: WebhookEventStatusEnum }),
       triggerEvent: t.arg.string(),
+      source: t.arg({ type: WebhookEventSourceEnum, description: "RECONCILE: only the missed webhooks reconciliation recovered." }),
     },
     totalCount: (_parent, args, ctx) => db().webhookEvent.count({ where: { ...visibleEvents(ctx), ...eventFilter(args) } }),
     resolve: (query, _parent, args, ctx) =>

@@ -11,7 +11,7 @@
 import { randomBytes } from "node:crypto";
 import type pg from "pg";
 import type { WebhookEventStatus } from "../generated/prisma/enums.ts";
-import { pool } from "../db/client.ts";
+import { inboxPool } from "../db/client.ts";
 import { enqueue } from "../worker/enqueue.ts";
 import type { MatchKeys } from "./match.ts";
 import { jsonbSafe, mayHoldUnsafeEscapes, textSafe } from "./safe-json.ts";
@@ -188,7 +188,8 @@ async function storeRow(row: Row): Promise<Stored> {
   // The conflicting row can only vanish between INSERT and UPDATE if it is deleted (its company
   // removed) in that instant; then the next round inserts.
   for (let round = 0; round < 3; round++) {
-    const client = await pool().connect();
+    // The ingest pool: GraphQL load on the main pool cannot hold up a signed delivery's commit.
+    const client = await inboxPool().connect();
     let failed: Error | undefined;
     try {
       await client.query("BEGIN");

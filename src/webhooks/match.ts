@@ -25,7 +25,7 @@ import { context, propagation, ROOT_CONTEXT } from "@opentelemetry/api";
 import { encodeGlobalID } from "@pothos/plugin-relay";
 import type pg from "pg";
 import type { WebhookEnvelope } from "../calcom/webhook-payload.ts";
-import { pool } from "../db/client.ts";
+import { inboxPool, pool } from "../db/client.ts";
 import { log } from "../log.ts";
 import { enqueue } from "../worker/enqueue.ts";
 import { PROCESS_MAX_ATTEMPTS } from "./inbox.ts";
@@ -84,7 +84,7 @@ const LATER = " It is matched again after every successful sync and whenever a w
  * between tenants).
  */
 export async function routeUnscoped(keys: MatchKeys): Promise<Route> {
-  const { rows } = await pool().query<{ by_keys: string | null; holders: number; proved: number }>(
+  const { rows } = await inboxPool().query<{ by_keys: string | null; holders: number; proved: number }>(
     `SELECT ${COMPANY_FOR_KEYS("$1::int", "$2::text", "$3::int")}::text AS by_keys,
             (SELECT count(DISTINCT s.company_id)::int FROM services s WHERE s.calcom_event_type_id = $1::int) AS holders,
             (SELECT count(DISTINCT s.company_id)::int FROM services s

@@ -165,7 +165,15 @@ async function recoverIn(client: pg.ClientBase, deadAfterSeconds: number, self: 
  * Beats for `workerId` and recovers dead workers until `stop()`, which deletes the heartbeat row
  * (a clean stop is not a death: nothing of ours is left locked by then).
  */
-export async function startLiveness(workerId: string, options: LivenessOptions): Promise<{ stop: () => Promise<void> }> {
+export interface Liveness {
+  /**
+   * Stops beating and recovering and removes the heartbeat row. `releaseOwnJobs`: also release
+   * whatever this worker id still holds (its pool died and will not finish them).
+   */
+  stop(options?: { releaseOwnJobs?: boolean }): Promise<void>;
+}
+
+export async function startLiveness(workerId: string, options: LivenessOptions): Promise<Liveness> {
   const logger = log("worker");
   const deadAfterMs = options.deadAfterMs;
   const beatMs = options.beatMs ?? clamp(deadAfterMs / 6, 250, 5_000);
@@ -220,12 +228,16 @@ export async function startLiveness(workerId: string, options: LivenessOptions):
   const stopCheck = loop(check, checkMs, 0);
   logger.info({ workerId, host, pid, deadAfterMs }, "worker started");
   return {
-    stop: async () => {
+    stop: async ({ releaseOwnJobs = false } = {}) => {
       stopped = true;
       await Promise.all([stopBeat(), stopCheck()]);
-      await pool()
-        .query("DELETE FROM worker_heartbeats WHERE worker_id = $1", [workerId])
-        .catch(() => {});
+      // Best effort: if the database is away, the row goes stale and others recover us.
+      try {
+        if (releaseOwnJobs) await pool().query("SELECT graphile_worker.force_unlock_workers(ARRAY[$1]::text[])", [workerId]);
+        await pool().query("DELETE FROM worker_heartbeats WHERE worker_id = $1", [workerId]);
+      } catch {
+        /* the database is away: the row goes stale and another worker recovers these jobs */
+      }
     },
   };
 }

@@ -36,39 +36,123 @@ function workerLogger(): WorkerLogger {
   });
 }
 
+/** The worker of this process, as its callers see it across restarts. */
+export interface WorkerHandle {
+  /** The current graphile-worker worker id (a new one after a restart). */
+  readonly workerId: string;
+  /** graphile-worker's events, of every incarnation (one emitter for all of them). */
+  readonly events: WorkerEvents;
+  /** Lets running jobs finish, stops heartbeat and recovery, removes the heartbeat row. */
+  stop(): Promise<void>;
+}
+
+const RESTART_BACKOFF_MS = [250, 500, 1_000, 2_000, 5_000, 10_000];
+
 /**
- * Starts graphile-worker with this process's heartbeat and dead-worker recovery; `stop()` stops
- * both (and removes the heartbeat row) after the running jobs finish.
+ * Starts graphile-worker with this process's heartbeat and dead-worker recovery, and keeps it
+ * running: graphile-worker shuts its pool down when it cannot record a job's outcome (e.g. the
+ * database went away mid-job) and rejects `runner.promise`, which would otherwise crash the
+ * process with an unhandled rejection. The supervisor logs that, releases the dead pool's jobs
+ * at once (they would otherwise wait for another worker's recovery) and starts a new pool, with
+ * backoff while the database stays down.
  */
-export async function startWorker(options: WorkerOptions): Promise<Runner> {
-  const cron = (options.cron ?? []).filter((item) => item.task in taskList);
-  // graphile-worker locks jobs with its pool's id; the pool is created inside run().
+export async function startWorker(options: WorkerOptions): Promise<WorkerHandle> {
+  const logger = log("worker");
   const events: WorkerEvents = new EventEmitter();
-  let workerId: string | undefined;
-  events.once("pool:create", ({ workerPool }) => (workerId = workerPool.id));
-  const runner = await run({
-    pgPool: pool(),
-    events,
-    concurrency: options.concurrency,
-    taskList,
-    noHandleSignals: true,
-    pollInterval: options.pollInterval ?? 2_000,
-    parsedCronItems: parseCronItems(cron),
-    logger: workerLogger(),
-  });
-  if (!workerId) throw new Error("graphile-worker started without announcing its worker id");
-  const liveness = await startLiveness(workerId, { deadAfterMs: env().WORKER_DEAD_AFTER_SECONDS * 1000, ...options.liveness });
-  const stopRunner = runner.stop.bind(runner);
-  runner.stop = async (reason?: string) => {
-    try {
-      await stopRunner(reason);
-    } finally {
-      await liveness.stop();
-    }
-  };
+  let stopping = false;
+  let current = await startOnce(options, events);
+  let restarting: Promise<void> = Promise.resolve();
   if (options.reconcileAtStartup) {
     // Keyed: processes starting together queue one fan-out, not one each.
     await enqueue("schedule_reconciles", { trigger: "STARTUP" }, { jobKey: "schedule_reconciles:startup" });
   }
-  return Object.assign(runner, { workerId });
+
+  const supervise = (incarnation: Incarnation) => {
+    void incarnation.runner.promise
+      .then(
+        () => null,
+        (err: unknown) => err as Error,
+      )
+      .then((err) => {
+        if (stopping || incarnation !== current) return;
+        logger.error({ workerId: incarnation.workerId, err: err?.message ?? "stopped" }, "worker stopped unexpectedly; restarting it");
+        restarting = (async () => {
+          await incarnation.liveness.stop({ releaseOwnJobs: true });
+          for (let attempt = 0; ; attempt++) {
+            if (stopping) return;
+            try {
+              current = await startOnce(options, events);
+              supervise(current);
+              logger.info({ workerId: current.workerId, previousWorkerId: incarnation.workerId }, "worker restarted");
+              return;
+            } catch (e) {
+              const wait = RESTART_BACKOFF_MS[Math.min(attempt, RESTART_BACKOFF_MS.length - 1)]!;
+              logger.warn({ err: (e as Error).message, retryInMs: wait }, "worker could not restart yet");
+              await new Promise((r) => setTimeout(r, wait));
+            }
+          }
+        })();
+      });
+  };
+  supervise(current);
+
+  return {
+    get workerId() {
+      return current.workerId;
+    },
+    events,
+    stop: async () => {
+      stopping = true;
+      await restarting;
+      const last = current;
+      try {
+        await last.runner.stop();
+      } catch {
+        /* already stopped (it failed on its own) */
+      } finally {
+        await last.liveness.stop();
+      }
+    },
+  };
+}
+
+interface Incarnation {
+  runner: Runner;
+  workerId: string;
+  liveness: Awaited<ReturnType<typeof startLiveness>>;
+}
+
+async function startOnce(options: WorkerOptions, events: WorkerEvents): Promise<Incarnation> {
+  const cron = (options.cron ?? []).filter((item) => item.task in taskList);
+  // graphile-worker locks jobs with its pool's id; the pool is created inside run().
+  let workerId: string | undefined;
+  const onPool = ({ workerPool }: { workerPool: { id: string } }) => (workerId = workerPool.id);
+  events.once("pool:create", onPool);
+  let runner: Runner;
+  try {
+    runner = await run({
+      pgPool: pool(),
+      events,
+      concurrency: options.concurrency,
+      taskList,
+      noHandleSignals: true,
+      pollInterval: options.pollInterval ?? 2_000,
+      parsedCronItems: parseCronItems(cron),
+      logger: workerLogger(),
+      preset: {
+        worker: {
+          // Batched outcome writes (delay 0: the same tick) route a failed write into the pool's
+          // error handling (retries, then a graceful shutdown the supervisor restarts from)
+          // instead of an unhandled rejection that kills the process.
+          completeJobBatchDelay: 0,
+          failJobBatchDelay: 0,
+        },
+      },
+    });
+  } finally {
+    events.removeListener("pool:create", onPool);
+  }
+  if (!workerId) throw new Error("graphile-worker started without announcing its worker id");
+  const liveness = await startLiveness(workerId, { deadAfterMs: env().WORKER_DEAD_AFTER_SECONDS * 1000, ...options.liveness });
+  return { runner, workerId, liveness };
 }

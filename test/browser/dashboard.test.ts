@@ -177,6 +177,25 @@ describe("the dashboard", () => {
   });
 });
 
+describe("missed webhooks recovered", () => {
+  it("shows what reconciliation recovered, per company and in total, and marks recovered events", async () => {
+    const { connected } = legacy;
+    await db().reconcileRun.create({
+      data: { companyId: connected.id, trigger: "SCHEDULED", status: "SUCCEEDED", recovered: 3, correlationId: "reconcile-test", finishedAt: new Date() },
+    });
+    await createWebhookEvent(connected.id, { status: "PROCESSED", triggerEvent: "BOOKING_CANCELLED", source: "RECONCILE" });
+    const page = await b.newPage();
+    await signIn(page, b.url, ADMIN_TOKEN);
+    await expect.poll(() => page.locator("#companies tr").filter({ hasText: "Legacy 0" }).locator("td").last().innerText()).toBe("3");
+    await expect.poll(() => page.locator("#totals").innerText()).toMatch(/3\s+Missed webhooks recovered/);
+    await page.goto(`${b.url}${companyPath(connected.id, "webhooks")}`);
+    await expect.poll(() => page.locator("#company-head").innerText()).toMatch(/3\s+Missed webhooks recovered/);
+    await expect.poll(() => page.locator("#company-head").innerText()).toContain("(3 recovered)");
+    await page.getByText("recovered by reconciliation").first().waitFor();
+    await screenshot(page, "15-recovered");
+  });
+});
+
 describe("GraphiQL", () => {
   it("loads from calsync itself, with no inline script and nothing from a CDN", async () => {
     const html = await (await fetch(`${b.url}/graphql`, { headers: { accept: "text/html" } })).text();
@@ -186,6 +205,15 @@ describe("GraphiQL", () => {
     await page.goto(`${b.url}/graphql`);
     await page.locator(".graphiql-container").first().waitFor();
     await page.getByText("calsync GraphQL").first().waitFor();
+    // Put the token where the page says, run the query it starts with, read the answer.
+    await page.getByText("Headers", { exact: true }).click();
+    const headers = page.locator(".graphiql-editor-tool .graphiql-editor").last();
+    await headers.click();
+    await page.keyboard.press("Control+A");
+    await page.keyboard.press("Delete");
+    await page.keyboard.type(JSON.stringify({ Authorization: `Bearer ${ADMIN_TOKEN}` }));
+    await page.getByRole("button", { name: /Execute query/ }).click();
+    await expect.poll(() => page.locator(".graphiql-response").innerText(), { timeout: 20_000 }).toContain('"totalCompanies"');
     await screenshot(page, "09-graphiql");
   });
 });

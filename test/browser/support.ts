@@ -8,9 +8,8 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-import type { Runner } from "graphile-worker";
 import { startSyncHarness, type SyncHarness } from "../support/sync.ts";
-import { startWorker } from "../../src/worker/runner.ts";
+import { startWorker, type WorkerHandle } from "../../src/worker/runner.ts";
 
 const require = createRequire(import.meta.url);
 const AXE_SOURCE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
@@ -35,7 +34,7 @@ export async function startBrowserHarness(options: { worker?: boolean } = {}): P
   const h = await startSyncHarness({ env: { TRACE_UI_URL } });
   await h.t.app.listen({ host: "127.0.0.1", port: 0 });
   const url = `http://127.0.0.1:${(h.t.app.server.address() as AddressInfo).port}`;
-  let runner: Runner | null = null;
+  let runner: WorkerHandle | null = null;
   if (options.worker) runner = await startWorker({ concurrency: 2, pollInterval: 100 });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-dev-shm-usage"] });
   const offsite: string[] = [];

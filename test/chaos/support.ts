@@ -128,6 +128,8 @@ export interface Outcome {
   delivery: Delivery;
   /** HTTP status; 0 when the connection failed or was cut before an answer. */
   status: number;
+  /** Why there was no answer (status 0). */
+  error?: string;
   id?: string;
   duplicate?: boolean;
 }
@@ -162,7 +164,7 @@ export function post(origin: string, d: Delivery, agent?: Agent): Promise<Outcom
       },
     );
     req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.on("error", () => resolve({ delivery: d, status: 0 }));
+    req.on("error", (err) => resolve({ delivery: d, status: 0, error: `${(err as NodeJS.ErrnoException).code ?? ""} ${err.message}` }));
     req.end(d.body);
   });
 }

@@ -61,6 +61,8 @@ export type Fault = FaultMatch &
     | { status: 429; /** `X-RateLimit-Reset-Default` (Default: 1); null sends no rate-limit headers. */ resetSeconds?: number | null }
     | { status: 500 | 502 | 503 | 504 }
     | { hang: true }
+    /** The real answer's headers and first half of its body, then nothing: a hang mid-listing. */
+    | { stallMidBody: true }
     /** The request is carried out (an event type is created, changed or deleted), then never answered: a timeout after the write. */
     | { hangAfterHandling: true }
     | { badJson: true; status?: number }
@@ -448,11 +450,19 @@ export class FakeCalcom {
       fault: undefined,
     };
     this.#log.push(entry);
+    let stall = false;
     const send = (status: number, body: unknown, extra: Record<string, string> = {}): void => {
       entry.status = status;
       if (res.destroyed) return;
+      const text = typeof body === "string" ? body : JSON.stringify(body);
+      if (stall) {
+        // Never finished; close() ends the socket.
+        res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": String(Buffer.byteLength(text)), ...extra });
+        res.write(text.slice(0, Math.floor(text.length / 2)));
+        return;
+      }
       res.writeHead(status, { "content-type": "application/json; charset=utf-8", ...extra });
-      res.end(typeof body === "string" ? body : JSON.stringify(body));
+      res.end(text);
     };
     const error = (status: number, code: string, message: string, extra: Record<string, string> = {}): void =>
       send(status, { status: "error", timestamp: new Date().toISOString(), path: url.pathname, error: { code, message } }, extra);
@@ -477,29 +487,33 @@ export class FakeCalcom {
         entry.fault = describeFault(fault);
         const extra = { ...limited.headers, ...fault.headers };
         if ("hang" in fault) return; // never answered; close() ends the socket
-        if ("hangAfterHandling" in fault) {
-          if (user && token) this.#route(entry, token, user, req.headers["cal-api-version"] === VERSION && !this.#legacyAlways);
-          return; // written, never answered
+        if ("stallMidBody" in fault) {
+          stall = true;
+        } else {
+          if ("hangAfterHandling" in fault) {
+            if (user && token) this.#route(entry, token, user, req.headers["cal-api-version"] === VERSION && !this.#legacyAlways);
+            return; // written, never answered
+          }
+          if ("badJson" in fault) return send(fault.status ?? 200, '{"status":"success","data":[{"id":1,"title":', extra);
+          if ("body" in fault) return send(fault.status ?? 200, fault.body, extra);
+          if (fault.status === 429) {
+            const rl: Record<string, string> =
+              fault.resetSeconds === null
+                ? {}
+                : {
+                    "x-ratelimit-limit-default": limited.headers["x-ratelimit-limit-default"] ?? "120",
+                    "x-ratelimit-remaining-default": "0",
+                    "x-ratelimit-reset-default": String(fault.resetSeconds ?? 1),
+                  };
+            const msg = "Too many requests. Please try again later.";
+            return send(
+              429,
+              { status: "error", timestamp: new Date().toISOString(), path: url.pathname, error: { code: "ThrottlerException", message: msg, details: msg } },
+              { ...rl, ...fault.headers },
+            );
+          }
+          return error(fault.status, "InternalServerErrorException", "Internal server error", extra);
         }
-        if ("badJson" in fault) return send(fault.status ?? 200, '{"status":"success","data":[{"id":1,"title":', extra);
-        if ("body" in fault) return send(fault.status ?? 200, fault.body, extra);
-        if (fault.status === 429) {
-          const rl: Record<string, string> =
-            fault.resetSeconds === null
-              ? {}
-              : {
-                  "x-ratelimit-limit-default": limited.headers["x-ratelimit-limit-default"] ?? "120",
-                  "x-ratelimit-remaining-default": "0",
-                  "x-ratelimit-reset-default": String(fault.resetSeconds ?? 1),
-                };
-          const msg = "Too many requests. Please try again later.";
-          return send(
-            429,
-            { status: "error", timestamp: new Date().toISOString(), path: url.pathname, error: { code: "ThrottlerException", message: msg, details: msg } },
-            { ...rl, ...fault.headers },
-          );
-        }
-        return error(fault.status, "InternalServerErrorException", "Internal server error", extra);
       }
 
       if (!user || !token) return error(401, "UnauthorizedException", "Invalid API Key", limited.headers);
@@ -859,6 +873,7 @@ function matches(pattern: string | RegExp, path: string): boolean {
 
 function describeFault(f: Fault): string {
   if ("hang" in f) return "hang";
+  if ("stallMidBody" in f) return "stallMidBody";
   if ("hangAfterHandling" in f) return "hangAfterHandling";
   if ("badJson" in f) return "badJson";
   if ("body" in f) return "body";

@@ -9,14 +9,14 @@ import { legacyEventTypes, legacyExpectations, loadLegacyDataSet } from "../../d
 import type { FakeCalcom } from "./fake-calcom.ts";
 
 /** Each load makes its own companies (slugs end in `suffix`), unless given the suffix of an earlier one. */
-export async function loadLegacy(fake: FakeCalcom, options: { teamId?: number; suffix?: string } = {}) {
+export async function loadLegacy(fake: FakeCalcom, options: { teamId?: number; suffix?: string; importServices?: boolean } = {}) {
   const suffix = options.suffix ?? randomUUID().slice(0, 8);
   const apiKey = `cal_test_${randomUUID().replaceAll("-", "")}`;
   fake.addApiKey(apiKey);
   if (options.teamId !== undefined) fake.addTeam(options.teamId, [apiKey]);
   fake.setEventTypes(options.teamId !== undefined ? { teamId: options.teamId } : apiKey, legacyEventTypes());
   invalidateListing();
-  const loaded = await loadLegacyDataSet({ apiKey, slugSuffix: suffix, ...(options.teamId !== undefined ? { teamId: options.teamId } : {}) });
+  const loaded = await loadLegacyDataSet({ apiKey, slugSuffix: suffix, ...(options.importServices === false ? { importServices: false } : {}), ...(options.teamId !== undefined ? { teamId: options.teamId } : {}) });
   return { ...loaded, apiKey, suffix, expect: legacyExpectations() };
 }
 

@@ -11,6 +11,8 @@ import * as Q from "./queries.js";
 const TOKEN_KEY = "calsync.token";
 const REFRESH_MS = 5000;
 const PAGE = 50;
+/** The API's largest page (MAX_PAGE_SIZE): longer lists are read page by page. */
+const MAX_PAGE = 100;
 const SYNC_STATUSES = ["SYNCED", "PENDING", "ERROR", "NEVER_SYNCED", "LEGACY", "REMOTE_DELETED"];
 const WEBHOOK_STATUSES = ["RECEIVED", "PROCESSED", "FAILED", "IGNORED", "INVALID", "UNMATCHED"];
 const TABS = [
@@ -120,6 +122,7 @@ function toast(message, { undo, tone } = {}) {
       el("button", {
         type: "button",
         class: "small",
+        "aria-label": `Undo: ${message}`,
         onclick: async (e) => {
           e.currentTarget.disabled = true;
           try {
@@ -222,6 +225,25 @@ async function subscribe(query, variables, onNext, signal) {
       }
     }
   }
+}
+
+/**
+ * Reads `limit` items of a connection, page by page (at most MAX_PAGE each), and returns the
+ * last page's connection with every edge read so far.
+ */
+async function readPages(query, variables, limit, pick) {
+  let after = null;
+  let edges = [];
+  let conn = null;
+  while (edges.length < limit) {
+    const data = await gql(query, { ...variables, first: Math.min(MAX_PAGE, limit - edges.length), after });
+    conn = pick(data);
+    if (!conn) return null;
+    edges = edges.concat(conn.edges);
+    if (!conn.pageInfo.hasNextPage) break;
+    after = conn.pageInfo.endCursor;
+  }
+  return { ...conn, edges };
 }
 
 // ---------- sign in / out ----------
@@ -334,6 +356,7 @@ function overviewView() {
             ...["Active", "Synced", "Orphaned", "Errors", "Remote deleted"].map((h) => el("th", { scope: "col", class: "num" }, h)),
             el("th", { scope: "col" }, "Last sync"),
             el("th", { scope: "col", class: "num" }, "Failed webhooks"),
+            el("th", { scope: "col", class: "num", title: "Booking changes Cal.com made that no webhook brought, recovered by reconciliation" }, "Missed webhooks recovered"),
           ),
         ),
         tbody,
@@ -352,12 +375,13 @@ function overviewView() {
       card("Orphaned", t.neverSyncedServices),
       card("Errors", t.erroredServices),
       card("Coverage", t.activeServices ? `${t.coveragePercent.toFixed(2)} %` : "no services"),
+      card("Missed webhooks recovered", r.companies.reduce((n, c) => n + c.company.missedWebhooksRecovered, 0)),
     );
     if (holdsFocus(tbody)) return;
     replace(
       tbody,
       r.companies.length === 0
-        ? el("tr", {}, el("td", { colspan: 10, class: "empty" }, "No companies yet. Create one with createCompany or `calsync company create`."))
+        ? el("tr", {}, el("td", { colspan: 11, class: "empty" }, "No companies yet. Create one with createCompany or `calsync company create`."))
         : r.companies.map(({ company: c, coverage: v }) =>
             el(
               "tr",
@@ -372,6 +396,7 @@ function overviewView() {
               num(v.remoteDeletedServices),
               el("td", {}, c.lastSyncRun ? [badge(c.lastSyncRun.status), " ", when(c.lastSyncRun.finishedAt ?? c.lastSyncRun.queuedAt)] : el("span", { class: "muted" }, "never")),
               el("td", { class: "num" }, c.failedWebhooks.totalCount ? el("a", { href: `#/company/${encodeURIComponent(c.id)}/webhooks` }, String(c.failedWebhooks.totalCount)) : "0"),
+              num(c.missedWebhooksRecovered),
             ),
           ),
     );
@@ -483,8 +508,18 @@ function companyView(id, tab) {
           card("Errors", v.erroredServices),
           card("Legacy", v.legacyServices),
           card("Failed webhooks", company.failedWebhooks.totalCount),
+          card("Missed webhooks recovered", company.missedWebhooksRecovered),
         ),
-        el("p", { class: "muted small" }, "Last sync: ", run ? [badge(run.status), " ", when(run.finishedAt ?? run.queuedAt)] : "never", v.lastSyncedAt ? [" · services last synced ", when(v.lastSyncedAt)] : null),
+        el(
+          "p",
+          { class: "muted small" },
+          "Last sync: ", run ? [badge(run.status), " ", when(run.finishedAt ?? run.queuedAt)] : "never",
+          v.lastSyncedAt ? [" · services last synced ", when(v.lastSyncedAt)] : null,
+          " · Last booking reconciliation: ",
+          company.lastReconcileRun
+            ? [badge(company.lastReconcileRun.status), " ", when(company.lastReconcileRun.finishedAt ?? company.lastReconcileRun.queuedAt), ` (${company.lastReconcileRun.recovered} recovered)`]
+            : "never",
+        ),
       );
     }
     sizeBars(header);
@@ -559,9 +594,8 @@ const TAB_VIEWS = {
       const filter = {};
       if (status.value) filter.syncStatus = [status.value];
       if (search.value.trim()) filter.search = search.value.trim();
-      const { company } = await gql(Q.SERVICES, { id, first: limit, after: null, filter });
-      if (!company) return;
-      const conn = company.services;
+      const conn = await readPages(Q.SERVICES, { id, filter }, limit, (d) => d.company?.services);
+      if (!conn) return;
       count.textContent = `${conn.totalCount} service${conn.totalCount === 1 ? "" : "s"}`;
       if (holdsFocus(list)) return;
       replace(
@@ -698,8 +732,18 @@ const TAB_VIEWS = {
         throw err;
       }
       if (!company) return;
+      let candidates = [];
+      let suggestionsError = null;
+      if (company.calcomConnected) {
+        try {
+          candidates = (await gql(Q.SUGGESTIONS, { id })).company?.linkSuggestions ?? [];
+        } catch (err) {
+          if (err.code === "UNAUTHENTICATED") throw err;
+          suggestionsError = err.message;
+        }
+      }
       const byService = new Map();
-      for (const s of company.linkSuggestions) {
+      for (const s of candidates) {
         const l = byService.get(s.service.id) ?? [];
         l.push(s);
         byService.set(s.service.id, l);
@@ -709,6 +753,7 @@ const TAB_VIEWS = {
       if (!holdsFocus(list)) {
         replace(
           list,
+          suggestionsError ? el("p", { class: "alert" }, `No suggestions right now: ${suggestionsError}`) : null,
           tableOf(
             ["Service", "#Duration", "Suggested Cal.com event types", "Other actions"],
             company.orphans.edges.map(({ node: s }) => {
@@ -726,14 +771,16 @@ const TAB_VIEWS = {
                         el(
                           "div",
                           { class: "suggestion" },
-                          el("span", {}, g.title, g.lengthInMinutes ? ` · ${g.lengthInMinutes} min` : ""),
+                          el("span", {}, g.title, g.lengthInMinutes ? ` · ${g.lengthInMinutes} min` : "", g.slug ? el("span", { class: "muted small" }, ` /${g.slug}`) : null),
                           el("span", { class: "score" }, `score ${g.score.toFixed(2)}`),
+                          g.ambiguous ? el("span", { class: "badge warn", title: "Another candidate or another service scores about as high: check before linking. Accept-all skips it." }, "ambiguous") : null,
                           el(
                             "button",
                             {
                               type: "button",
                               class: "small",
                               "aria-label": `Link ${s.name} to ${g.title}`,
+                              dataset: { eventType: String(g.calcomEventTypeId) },
                               onclick: (e) =>
                                 act(e.currentTarget, async () => {
                                   await gql(Q.LINK_SERVICE, { serviceId: s.id, eventTypeId: g.calcomEventTypeId });
@@ -744,7 +791,7 @@ const TAB_VIEWS = {
                           ),
                         ),
                       )
-                    : el("span", { class: "muted" }, "no match on Cal.com"),
+                    : el("span", { class: "muted" }, suggestionsError ? "—" : company.calcomConnected ? "no match on Cal.com" : "connect Cal.com for suggestions"),
                 ),
                 el(
                   "td",
@@ -755,7 +802,7 @@ const TAB_VIEWS = {
                         {
                           type: "button",
                           class: "small secondary",
-                          "aria-label": `Export ${s.name} to Cal.com`,
+                          "aria-label": `Export to Cal.com: ${s.name}`,
                           onclick: (e) =>
                             act(e.currentTarget, async () => {
                               const { exportServiceToCalcom: done } = await gql(Q.EXPORT_SERVICE, { serviceId: s.id });
@@ -770,6 +817,9 @@ const TAB_VIEWS = {
             }),
             "No orphaned services: every active service is on Cal.com.",
           ),
+          company.orphans.totalCount > company.orphans.edges.length
+            ? el("p", { class: "muted" }, `Showing the first ${company.orphans.edges.length} of ${company.orphans.totalCount} orphans; the rest appear as these are settled (or filter them on the Services tab).`)
+            : null,
         );
       }
       if (!holdsFocus(legacyList)) {
@@ -868,9 +918,8 @@ const TAB_VIEWS = {
       }
     };
     const load = async () => {
-      const { company } = await gql(Q.WEBHOOK_EVENTS, { id, status: status.value || null, first: limit, after: null });
-      if (!company) return;
-      const conn = company.webhookEvents;
+      const conn = await readPages(Q.WEBHOOK_EVENTS, { id, status: status.value || null }, limit, (d) => d.company?.webhookEvents);
+      if (!conn) return;
       count.textContent = `${conn.totalCount} event${conn.totalCount === 1 ? "" : "s"}`;
       if (holdsFocus(list)) return;
       const rows = [];
@@ -883,7 +932,7 @@ const TAB_VIEWS = {
             "tr",
             { dataset: { event: w.id } },
             el("td", {}, when(w.receivedAt)),
-            el("td", {}, el("code", {}, w.triggerEvent)),
+            el("td", {}, el("code", {}, w.triggerEvent), w.source === "RECONCILE" ? el("div", { class: "muted small" }, "recovered by reconciliation") : null),
             el("td", {}, badge(w.status), w.duplicateCount ? el("span", { class: "muted small" }, ` +${w.duplicateCount} duplicate${w.duplicateCount === 1 ? "" : "s"}`) : null),
             num(w.attempts),
             el("td", { class: "small" }, w.lastError ?? ""),

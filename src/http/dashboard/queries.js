@@ -18,6 +18,7 @@ export const OVERVIEW = `query Overview {
         id name slug calcomConnected
         lastSyncRun { id status finishedAt queuedAt error }
         failedWebhooks: webhookEvents(first: 0, status: FAILED) { totalCount }
+        missedWebhooksRecovered
       }
     }
   }
@@ -29,6 +30,8 @@ export const COMPANY = `query Company($id: ID!) {
     coverage { ${COVERAGE} }
     lastSyncRun { ${RUN} }
     failedWebhooks: webhookEvents(first: 0, status: FAILED) { totalCount }
+    missedWebhooksRecovered
+    lastReconcileRun { id status queuedAt finishedAt recovered error traceId }
   }
 }`;
 
@@ -53,7 +56,7 @@ export const WEBHOOK_EVENTS = `query WebhookEvents($id: ID!, $status: WebhookEve
     webhookEvents(first: $first, after: $after, status: $status) {
       totalCount
       pageInfo { hasNextPage endCursor }
-      edges { node { id triggerEvent status receivedAt processedAt attempts lastError duplicateCount traceId correlationId } }
+      edges { node { id triggerEvent source status receivedAt processedAt attempts lastError duplicateCount traceId correlationId } }
     }
   }
 }`;
@@ -77,14 +80,18 @@ export const ORPHANS = `query Orphans($id: ID!) {
   company(id: $id) {
     id calcomConnected
     coverage { ${COVERAGE} }
-    orphans: services(first: 200, filter: { syncStatus: [NEVER_SYNCED], isActive: true }) {
+    orphans: services(first: 100, filter: { syncStatus: [NEVER_SYNCED], isActive: true }) {
       totalCount edges { node { ${SERVICE_BRIEF} } }
     }
-    legacy: services(first: 200, filter: { syncStatus: [LEGACY] }) {
+    legacy: services(first: 100, filter: { syncStatus: [LEGACY] }) {
       totalCount edges { node { ${SERVICE_BRIEF} } }
     }
-    linkSuggestions { calcomEventTypeId title slug lengthInMinutes score service { id } }
   }
+}`;
+
+// Apart from ORPHANS: suggestions read Cal.com, which may be down while the catalogue is not.
+export const SUGGESTIONS = `query Suggestions($id: ID!) {
+  company(id: $id) { id linkSuggestions { calcomEventTypeId title slug lengthInMinutes score rank ambiguous service { id } } }
 }`;
 
 export const LINK_SERVICE = `mutation Link($serviceId: ID!, $eventTypeId: Int!) {

@@ -16,12 +16,14 @@
 import { createHash, randomBytes } from "node:crypto";
 import { context, propagation, trace, type Span } from "@opentelemetry/api";
 import { decodeGlobalID, encodeGlobalID } from "@pothos/plugin-relay";
+import { LRUCache } from "lru-cache";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { RateLimiterAbstract } from "rate-limiter-flexible";
 import { parseWebhookBody, type Issue } from "../../calcom/webhook-payload.ts";
 import { SIGNATURE_HEADER, verifySignature } from "../../calcom/signature.ts";
 import { env } from "../../config.ts";
-import { activeSecrets } from "../../domain/webhook-secrets.ts";
+import { activeSecrets, cachedSecrets, isKnownCompany } from "../../domain/webhook-secrets.ts";
+import { inboxPool } from "../../db/client.ts";
 import { log } from "../../log.ts";
 import { recordWebhook, webhooksUnmatched, type WebhookOutcome } from "../../metrics.ts";
 import { createLimiter, RateLimiterRes } from "../../ratelimit.ts";
@@ -96,11 +98,29 @@ function errorSummary(err: unknown): Record<string, string> {
   };
 }
 
+/**
+ * Addresses the shared counter has blocked, remembered in this process until their block ends:
+ * while an address is blocked, its failures are answered from memory, with no database read and
+ * no counter write. The shared counter still decides the block, so every process agrees on it
+ * (another process learns of it at its own next failure from that address).
+ */
+const blocked = new LRUCache<string, number>({ max: 100_000, ttl: FAILED_VERIFICATION_LIMIT.blockDuration * 1000 });
+
+/** Forgets every in-memory block (tests; the shared counter's own blocks are in `rate_limits`). */
+export function forgetBlockedAddresses(): void {
+  blocked.clear();
+}
+
 export async function calcomWebhookRoutes(app: FastifyInstance): Promise<void> {
   const maxBytes = env().WEBHOOK_MAX_BYTES;
   let limiter: RateLimiterAbstract | undefined;
   const failureLimiter = () =>
-    (limiter ??= createLimiter({ keyPrefix: "webhook-failed-verification", ...FAILED_VERIFICATION_LIMIT }));
+    (limiter ??= createLimiter({ keyPrefix: "webhook-failed-verification", ...FAILED_VERIFICATION_LIMIT, pgPool: inboxPool() }));
+
+  const rateLimited = (req: FastifyRequest, reply: FastifyReply, until: number) =>
+    respond(req, reply, "rate_limited", 429, { error: "rate_limited" }, {
+      "retry-after": String(Math.max(1, Math.ceil((until - Date.now()) / 1000))),
+    });
 
   // Raw bytes for every content type (JSON, form-encoded templates, anything), capped while
   // reading: Fastify stops at `bodyLimit` bytes (or at once on a larger Content-Length).
@@ -156,13 +176,26 @@ export async function calcomWebhookRoutes(app: FastifyInstance): Promise<void> {
     const signature = headerValue(req.headers[SIGNATURE_HEADER]);
     const scoped = req.params.companyId !== undefined;
 
+    // 0. A blocked address may still deliver to a real company (Cal.com shares addresses between
+    // tenants, and correctly signed traffic is never throttled); a failure or an unknown company
+    // id from it is answered from memory, with no database work.
+    const blockedUntil = blocked.get(req.ip);
+
     // 1. Which secrets verify this path.
     let companyId: string | null = null;
     let secrets: string[];
     try {
       if (scoped) {
         companyId = companyIdFromParam(req.params.companyId!);
-        secrets = companyId ? await activeSecrets(companyId) : [];
+        if (blockedUntil !== undefined) {
+          // Cached secrets, or a real company (then one read, cached); a random id: shed.
+          const cached = companyId ? cachedSecrets(companyId) : [];
+          if (cached !== undefined) secrets = cached;
+          else if (await isKnownCompany(companyId!)) secrets = await activeSecrets(companyId!);
+          else return rateLimited(req, reply, blockedUntil);
+        } else {
+          secrets = companyId ? await activeSecrets(companyId) : [];
+        }
       } else {
         const shared = env().CALCOM_WEBHOOK_SECRET;
         secrets = shared ? [shared] : [];
@@ -174,13 +207,15 @@ export async function calcomWebhookRoutes(app: FastifyInstance): Promise<void> {
     // 2. Verify the exact bytes (constant-time, every active secret).
     if (!verifySignature(raw, signature, secrets.length > 0 ? secrets : NO_SECRET)) {
       const reason = failureReason(signature, !scoped || companyId !== null, secrets.length);
+      if (blockedUntil !== undefined) return rateLimited(req, reply, blockedUntil);
       try {
         await failureLimiter().consume(req.ip);
       } catch (res) {
         if (res instanceof RateLimiterRes) {
           log("webhook").warn({ route: req.routeOptions.url, reason, ip: req.ip }, "webhook verification failures rate-limited");
-          const retryAfter = Math.max(1, Math.ceil(res.msBeforeNext / 1000));
-          return respond(req, reply, "rate_limited", 429, { error: "rate_limited" }, { "retry-after": String(retryAfter) });
+          const until = Date.now() + Math.max(1000, res.msBeforeNext);
+          blocked.set(req.ip, until, { ttl: until - Date.now() });
+          return rateLimited(req, reply, until);
         }
         // The shared counter is unreachable: the 401 stands, unthrottled.
         log("webhook").warn({ err: errorSummary(res) }, "webhook failure limiter unavailable");
