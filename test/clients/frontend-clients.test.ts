@@ -82,6 +82,8 @@ describe("Apollo Client 4 with relayStylePagination", () => {
     Company: { fields: { services: relayStylePagination(["filter"]) } },
     Coverage: { merge: true },
     CoverageReport: { merge: true },
+    Rates: { merge: true },
+    WindowRates: { merge: true },
   };
   const client = (typePolicies: ConstructorParameters<typeof InMemoryCache>[0] extends infer O ? O extends { typePolicies?: infer P } ? P : never : never) =>
     new ApolloClient({
@@ -143,7 +145,7 @@ describe("urql with Graphcache and relayPagination", () => {
     });
   }
 
-  it("the README's keys cover every id-less type of the schema", () => {
+  it("the README's keys cover every id-less type of the schema (a new one fails here)", () => {
     const readme = readFileSync(join(ROOT, "README.md"), "utf8");
     for (const name of embeddedTypes.filter((n) => !/(Connection|Edge)$/.test(n))) expect(readme).toContain(`${name}: embedded`);
   });
