@@ -111,7 +111,7 @@ export function configureLogger(options: LoggerOptions): Logger {
   return root;
 }
 
-export type Component = "calcom" | "webhook" | "sync" | "worker" | "http" | "graphql" | "db" | "cli" | "orphans" | "reconcile" | "retention";
+export type Component = "calcom" | "webhook" | "sync" | "worker" | "http" | "graphql" | "db" | "cli" | "orphans" | "reconcile" | "retention" | "shutdown";
 
 const children = new Map<Component, { root: Logger; child: Logger }>();
 

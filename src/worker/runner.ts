@@ -8,6 +8,8 @@ import { env } from "../config.ts";
 import { pool } from "../db/client.ts";
 import { log } from "../log.ts";
 import { taskList } from "../tasks/index.ts";
+import { requeueActiveRuns } from "../sync/runs.ts";
+import { Interrupted, releaseWorker } from "./abort.ts";
 import { enqueue } from "./enqueue.ts";
 import { startLiveness, type LivenessOptions } from "./liveness.ts";
 
@@ -22,15 +24,25 @@ export interface WorkerOptions {
    * calsync was down (Default: false; `serve` and `worker` turn it on).
    */
   reconcileAtStartup?: boolean;
+  /** Running jobs' time to finish after stop() before their abort signal fires (Default: SHUTDOWN_GRACE_MS). */
+  shutdownGraceMs?: number;
   /** Heartbeat and dead-worker recovery (Default: WORKER_DEAD_AFTER_SECONDS; see liveness.ts). */
   liveness?: Partial<LivenessOptions>;
 }
+
+/**
+ * How long running jobs may go on after a stop is asked for, before their abort signal fires
+ * (Default here: 2 s, so a shutdown ends well within the 10 s a supervisor gives; see abort.ts).
+ */
+export const SHUTDOWN_GRACE_MS = 2_000;
 
 function workerLogger(): WorkerLogger {
   const logger = log("worker");
   return new WorkerLogger(() => (level, message, meta) => {
     const fields = { scope: meta?.["scope"] };
-    if (level === "error") logger.error(fields, message);
+    // A job interrupted by shutdown is not an error (it is released to another worker).
+    if (meta?.["error"] instanceof Interrupted) logger.debug(fields, message);
+    else if (level === "error") logger.error(fields, message);
     else if (level === "warning") logger.warn(fields, message);
     else logger.debug(fields, message);
   });
@@ -123,11 +135,25 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
         await last.runner.stop();
       } catch {
         /* already stopped (it failed on its own) */
+      }
+      try {
+        // Jobs interrupted by the stop are due again at once, for another worker (abort.ts).
+        await releaseWorker(last.workerId);
       } finally {
         await last.liveness.stop();
       }
     },
   };
+}
+
+/**
+ * The last resort of a process that must exit before its jobs ended (its shutdown deadline):
+ * unlocks every job and queue of this worker and puts its running sync runs back to QUEUED, so
+ * another worker takes them at once instead of after graphile-worker's 4-hour lock timeout.
+ */
+export async function forceRelease(worker: WorkerHandle): Promise<void> {
+  await requeueActiveRuns();
+  await releaseWorker(worker.workerId);
 }
 
 interface Incarnation {
@@ -160,6 +186,8 @@ async function startOnce(options: WorkerOptions, events: WorkerEvents): Promise<
           // instead of an unhandled rejection that kills the process.
           completeJobBatchDelay: 0,
           failJobBatchDelay: 0,
+          // Then helpers.abortSignal fires: Cal.com calls and waits end with `Interrupted` (abort.ts).
+          gracefulShutdownAbortTimeout: options.shutdownGraceMs ?? SHUTDOWN_GRACE_MS,
         },
       },
     });
