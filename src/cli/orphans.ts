@@ -46,11 +46,10 @@ export function registerOrphans(program: Command): void {
 
         const { withCliCorrelation } = await import("../orphans/caller.ts");
         // One correlation id for the command: its links and legacy marks share it in the audit trail.
-        const { accepted, legacy } = await withCliCorrelation(async () => {
-          const accepted = opts.acceptAbove === undefined ? null : await acceptLinkSuggestions(companyId, opts.acceptAbove, dryRun, "cli");
-          const legacy = opts.markLegacy ? await markOrphanedServicesLegacy(companyId, dryRun, "cli") : null;
-          return { accepted, legacy };
-        });
+        const { accepted, legacy } = await withCliCorrelation(async () => ({
+          accepted: opts.acceptAbove === undefined ? null : await acceptLinkSuggestions(companyId, opts.acceptAbove, dryRun, "cli"),
+          legacy: opts.markLegacy ? await markOrphanedServicesLegacy(companyId, dryRun, "cli") : null,
+        }));
         const wouldLink = new Set(dryRun ? (accepted?.suggestions.map((s) => s.service.id) ?? []) : []);
         if (legacy && dryRun) {
           legacy.services = legacy.services.filter((s) => !wouldLink.has(s.id));
