@@ -29,7 +29,9 @@ import {
   deletedEventTypeEnvelope,
   errorEnvelopeSchema,
   eventTypeEnvelope,
-  eventTypeListEnvelope,
+  checkEventTypes,
+  eventTypeListLenientEnvelope,
+  type InvalidEventType,
   isLegacyEventTypeShape,
   meEnvelope,
   type CalcomEventType,
@@ -143,9 +145,17 @@ export class CalcomClient {
 
   /** All event types of the key's owner, or of `teamId`. Cal.com does not paginate this list. */
   async listEventTypes(): Promise<CalcomEventType[]> {
+    return (await this.listEventTypesChecked()).eventTypes;
+  }
+
+  /**
+   * The listing with each item checked on its own: the event types, and the items that are not
+   * usable event types with the reason (one malformed event type fails nothing else).
+   */
+  async listEventTypesChecked(): Promise<{ eventTypes: CalcomEventType[]; invalid: InvalidEventType[] }> {
     const base = this.#eventTypesPath();
-    const res = await this.#request({ method: "GET", path: base, route: base, schema: eventTypeListEnvelope, eventTypes: true });
-    return res.data;
+    const res = await this.#request({ method: "GET", path: base, route: base, schema: eventTypeListLenientEnvelope, eventTypes: true });
+    return checkEventTypes(res.data);
   }
 
   async getEventType(id: number): Promise<CalcomEventType> {

@@ -254,11 +254,12 @@ async function executeClaimedRun(runId: string, existing: SyncRun, options: Exec
       },
     });
     const finishedAt = new Date();
-    const { chunks: _chunks, ...counts } = result;
+    const { chunks: _chunks, skips, ...counts } = result;
     run = await db().syncRun.update({
       where: { id: runId },
       data: {
         ...counts,
+        skips: skips.map((k) => ({ ...k })),
         status: "SUCCEEDED",
         progress: 1,
         finishedAt,
@@ -295,6 +296,8 @@ async function executeClaimedRun(runId: string, existing: SyncRun, options: Exec
       where: { id: runId },
       data: {
         status: retry ? "QUEUED" : "FAILED",
+        skipped: 0,
+        skips: [],
         created: 0,
         updated: 0,
         unchanged: 0,

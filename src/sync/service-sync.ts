@@ -14,7 +14,7 @@ import { Interrupted } from "../worker/abort.ts";
 import { log } from "../log.ts";
 import { upsertServices } from "./apply.ts";
 import { invalidateListing } from "./listing-cache.ts";
-import { project } from "./normalise.ts";
+import { project, unstorable } from "./normalise.ts";
 import { companyQueue, isRetryable } from "./runs.ts";
 import { enqueue } from "../worker/enqueue.ts";
 
@@ -88,6 +88,13 @@ export async function refreshEventType(target: RefreshTarget, options: RefreshOp
   try {
     const client = options.client ?? (await clientForCompany(companyId, {}, options.signal));
     const eventType = await client.getEventType(eventTypeId);
+    const why = unstorable(eventType);
+    if (why) {
+      // Not retryable: the same event type would fail the same way. The service says why.
+      await markService(companyId, eventTypeId, "ERROR", `Cal.com event type cannot be stored: ${why}`);
+      logger.warn({ companyId, eventTypeId, reason: why }, "event type skipped: it cannot be stored");
+      return "error";
+    }
     const counts = await upsertServices(pool(), companyId, [project(eventType)]);
     invalidateListing(companyId);
     return counts.created ? "created" : counts.updated ? "updated" : "unchanged";

@@ -80,30 +80,44 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   }
 
   const supervise = (incarnation: Incarnation) => {
+    let restarted = false;
+    const restart = (why: string) => {
+      if (restarted || stopping || incarnation !== current) return;
+      restarted = true;
+      logger.error({ workerId: incarnation.workerId, err: why }, "worker stopped unexpectedly; restarting it");
+      // Its shutdown may wait on the database (outcome writes retried for minutes): do not wait for it.
+      void incarnation.runner.kill().catch(() => {});
+      restarting = (async () => {
+        await incarnation.liveness.stop({ releaseOwnJobs: true });
+        for (let attempt = 0; ; attempt++) {
+          if (stopping) return;
+          try {
+            current = await startOnce(options, events);
+            supervise(current);
+            logger.info({ workerId: current.workerId, previousWorkerId: incarnation.workerId }, "worker restarted");
+            return;
+          } catch (e) {
+            const wait = RESTART_BACKOFF_MS[Math.min(attempt, RESTART_BACKOFF_MS.length - 1)]!;
+            logger.warn({ err: (e as Error).message, retryInMs: wait }, "worker could not restart yet");
+            await new Promise((r) => setTimeout(r, wait));
+          }
+        }
+      })();
+    };
+    // graphile-worker starts a graceful shutdown of its own when it cannot record outcomes; that
+    // shutdown can hang while the database is away, so the restart begins at the event.
+    const onShutdown = ({ workerPool, message }: { workerPool: { id: string }; message: string }) => {
+      if (workerPool.id === incarnation.workerId) restart(message);
+    };
+    events.on("pool:gracefulShutdown", onShutdown);
     void incarnation.runner.promise
       .then(
-        () => null,
-        (err: unknown) => err as Error,
+        () => "stopped",
+        (err: unknown) => (err as Error)?.message ?? String(err),
       )
-      .then((err) => {
-        if (stopping || incarnation !== current) return;
-        logger.error({ workerId: incarnation.workerId, err: err?.message ?? "stopped" }, "worker stopped unexpectedly; restarting it");
-        restarting = (async () => {
-          await incarnation.liveness.stop({ releaseOwnJobs: true });
-          for (let attempt = 0; ; attempt++) {
-            if (stopping) return;
-            try {
-              current = await startOnce(options, events);
-              supervise(current);
-              logger.info({ workerId: current.workerId, previousWorkerId: incarnation.workerId }, "worker restarted");
-              return;
-            } catch (e) {
-              const wait = RESTART_BACKOFF_MS[Math.min(attempt, RESTART_BACKOFF_MS.length - 1)]!;
-              logger.warn({ err: (e as Error).message, retryInMs: wait }, "worker could not restart yet");
-              await new Promise((r) => setTimeout(r, wait));
-            }
-          }
-        })();
+      .then((why) => {
+        events.removeListener("pool:gracefulShutdown", onShutdown);
+        restart(why);
       });
   };
   supervise(current);
