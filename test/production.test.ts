@@ -54,7 +54,7 @@ async function start(env: Record<string, string>) {
   const url = await new Promise<string>((resolve, reject) => {
     child.stdout.on("data", (d) => {
       out += d;
-      const m = /GraphiQL:\s+(http:\/\/\S+)\/graphql/.exec(out);
+      const m = /(?:GraphiQL|GraphQL):\s+(http:\/\/\S+)\/graphql/.exec(out);
       if (m) resolve(m[1]!);
     });
     child.once("exit", (code) => reject(new Error(`server exited early (${code}): ${out}`)));
