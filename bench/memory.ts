@@ -54,7 +54,7 @@ interface Running {
 /** `npm start`'s command (the production command the README gives), as argv after `node`. */
 function productionArgs(): string[] {
   const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { scripts: Record<string, string> };
-  const [node, ...args] = pkg.scripts["start"]!.split(/\s+/);
+  const [node, ...args] = pkg.scripts["start"]!.replace(/^exec /, "").split(/\s+/);
   if (node !== "node") throw new Error(`npm start does not run node directly: ${pkg.scripts["start"]}`);
   return args;
 }

@@ -4,16 +4,18 @@
  * timed assertions in tests.
  *
  *   BENCH_QUICK=1            about 5× smaller counts (a smoke run)
- *   BENCH_ONLY=ingest,sync   run only these sections (ingest, process, sync, graphql, memory)
+ *   BENCH_ONLY=ingest,sync   run only these sections (ingest, process, e2e, sync, graphql, memory)
  *   BENCH_DATABASE_URL=…     PostgreSQL server to use (user may CREATE DATABASE); else the local
  *                            server on 127.0.0.1:5432 if it answers, else an embedded one
  *   BENCH_CPU_PROF=1         write V8 CPU profiles of the processes under test to bench/results/prof/
  *
  * Prints a markdown table and writes it to bench/results/latest.md (a quick or partial run writes
- * latest-quick.md / latest-partial.md instead, so a smoke run never replaces the full figures).
+ * latest-quick.md / latest-partial.md instead, so a smoke run never replaces the full figures); a
+ * full run also writes bench/RESULTS.md, with the machine it ran on. The last table lists issue
+ * 13's targets, each with its figure, ratio and met/missed.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
-import { cpus, totalmem } from "node:os";
+import { cpus, loadavg, platform, release, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
 import { benchServer } from "./lib/db.ts";
 import { markdownTable, type Row, type SectionContext } from "./lib/report.ts";
@@ -44,6 +46,7 @@ const ctx: SectionContext = {
 };
 
 const started = performance.now();
+const loadAtStart = loadavg()[0]!;
 const rows: Row[] = [];
 const failures: string[] = [];
 try {
@@ -69,6 +72,10 @@ const header = [
   `${new Date().toISOString()} · Node ${process.version} · ${cpus().length} cores · ${Math.round(totalmem() / 2 ** 30)} GB · ` +
     `PostgreSQL: ${server.kind} · ${((performance.now() - started) / 1000).toFixed(0)} s`,
   "",
+  `Machine: ${cpus()[0]?.model ?? "unknown CPU"} × ${cpus().length}, ${Math.round(totalmem() / 2 ** 30)} GB, ${platform()} ${release()}; ` +
+    `load average (1 min) ${loadAtStart.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end ` +
+    "(above the core count, other work shared the machine: absolute figures suffer, the ratios less so).",
+  "",
   "ratio = value / floor (throughput: below 1 is slower than the floor; times, latencies, memory: above 1 is slower/bigger).",
   "",
 ].join("\n");
@@ -78,4 +85,9 @@ mkdirSync(resultsDir, { recursive: true });
 const file = `latest${quick ? "-quick" : ""}${only.length ? "-partial" : ""}.md`;
 writeFileSync(`${resultsDir}${file}`, table);
 log(`written to bench/results/${file}`);
+// A full run (every section, not quick) is the record: bench/RESULTS.md.
+if (!quick && !only.length) {
+  writeFileSync(fileURLToPath(new URL("./RESULTS.md", import.meta.url)), table);
+  log("written to bench/RESULTS.md");
+}
 process.exit(failures.length ? 1 : 0);

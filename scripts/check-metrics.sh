@@ -27,7 +27,7 @@ if [ -n "$admin_url" ]; then
   psql "$admin_url" -qc "CREATE DATABASE $db" >/dev/null
   export DATABASE_URL="${admin_url%/*}/$db"
 fi
-start=$(node -p 'require("./package.json").scripts.start')
+start=$(node -p 'require("./package.json").scripts.start.replace(/^exec /, "")')
 $start >"$log" 2>&1 &
 pid=$!
 for _ in $(seq 1 300); do grep -qE "Graph(i)?QL:" "$log" && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done

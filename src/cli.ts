@@ -47,7 +47,9 @@ export function buildCli(): Command {
     .action(async () => {
       longRunning = true;
       const { boot } = await import("./runtime.ts");
-      const { startWorker } = await import("./worker/runner.ts");
+      const { forceRelease, startWorker } = await import("./worker/runner.ts");
+      const { onStopSignals, runShutdown } = await import("./shutdown.ts");
+      const { log } = await import("./log.ts");
       const { workerCronItems } = await import("./worker/cron.ts");
       const runtime = await boot();
       const runner = await startWorker({
@@ -55,13 +57,13 @@ export function buildCli(): Command {
         cron: workerCronItems(runtime.env),
         reconcileAtStartup: true,
       });
-      const stop = async () => {
-        await runner.stop();
-        await runtime.close();
-        process.exit(0);
-      };
-      process.once("SIGTERM", () => void stop());
-      process.once("SIGINT", () => void stop());
+      onStopSignals((signal) => {
+        log("worker").info({ signal }, "shutting down");
+        return runShutdown({
+          steps: [[{ name: "worker", run: () => runner.stop() }], [{ name: "database", run: () => runtime.close() }]],
+          onDeadline: () => forceRelease(runner),
+        });
+      });
     });
 
   program

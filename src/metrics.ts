@@ -42,6 +42,9 @@ export const workerJobsReleased = meter.createCounter("calsync_worker_jobs_relea
   description: "Jobs released from workers found dead (silent longer than WORKER_DEAD_AFTER_SECONDS)",
 });
 export const syncRunsTotal = meter.createCounter("calsync_sync_runs", { description: "Sync runs by trigger and outcome" });
+export const syncEventTypesSkipped = meter.createCounter("calsync_sync_event_types_skipped", {
+  description: "Cal.com event types a sync skipped because they cannot be stored, by reason (invalid, out_of_range, unstorable_text)",
+});
 export const syncRunDuration = meter.createHistogram("calsync_sync_run_duration_seconds", {
   description: "Sync run duration",
   advice: { explicitBucketBoundaries: LONG_BUCKETS },

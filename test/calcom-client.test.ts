@@ -156,13 +156,31 @@ describe("errors that are not retried", () => {
 
   it("a body that does not match the schema → BadResponse naming the field, not its value", async () => {
     fake.fault({
-      body: { status: "success", data: [{ id: "not-a-number", title: "Alice Example's massage", slug: "x", lengthInMinutes: 30 }] },
+      body: { status: "success", data: { id: "not-a-number", title: "Alice Example's massage", slug: "x", lengthInMinutes: 30 } },
     });
-    const err = await failure(client().listEventTypes());
+    const err = await failure(client().getEventType(7));
     expect(err).toBeInstanceOf(BadResponse);
-    expect(err.message).toContain("data.0.id");
+    expect(err.message).toContain("data.id");
     expect(err.message).not.toContain("Alice");
     expect(err.message).not.toContain("not-a-number");
+    expect(fake.requests).toHaveLength(1);
+  });
+
+  it("a listing item that does not match the schema is set aside with its reason (field, not value); the others come back", async () => {
+    fake.fault({
+      body: {
+        status: "success",
+        data: [
+          { id: "not-a-number", title: "Alice Example's massage", slug: "x", lengthInMinutes: 30 },
+          { id: 12, title: "Fine", slug: "fine", lengthInMinutes: 30 },
+        ],
+      },
+    });
+    const listing = await client().listEventTypesChecked();
+    expect(listing.eventTypes.map((e) => e.id)).toEqual([12]);
+    expect(listing.invalid).toHaveLength(1);
+    expect(listing.invalid[0]!.reason).toContain("id");
+    expect(listing.invalid[0]!.reason).not.toContain("not-a-number");
     expect(fake.requests).toHaveLength(1);
   });
 });

@@ -59,3 +59,17 @@ describe("calsync CLI", () => {
     expect(table).toMatch(/all \(8\)/);
   });
 });
+
+describe("CLI colour", () => {
+  it("is used on a terminal only, and never with NO_COLOR", async () => {
+    const { colourAllowed } = await import("../src/cli/output.ts");
+    const tty = { isTTY: true } as NodeJS.WriteStream;
+    const pipe = { isTTY: false } as NodeJS.WriteStream;
+    setEnv(parseEnv({ DATABASE_URL: database.url, ADMIN_TOKEN, SECRETS_KEY, LOG_LEVEL: "silent" }));
+    expect(colourAllowed(tty)).toBe(true);
+    expect(colourAllowed(pipe)).toBe(false);
+    setEnv(parseEnv({ DATABASE_URL: database.url, ADMIN_TOKEN, SECRETS_KEY, LOG_LEVEL: "silent", NO_COLOR: "1" }));
+    expect(colourAllowed(tty)).toBe(false);
+    setEnv(parseEnv({ DATABASE_URL: database.url, ADMIN_TOKEN, SECRETS_KEY, LOG_LEVEL: "silent" }));
+  });
+});

@@ -5,16 +5,21 @@
  * Chromium (test/browser/dashboard.test.ts, `npm run test:browser`).
  */
 import { parse, validate } from "graphql";
+import { encodeGlobalID } from "@pothos/plugin-relay";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { schema } from "../src/schema/index.ts";
-import { startTestApp, type TestApp } from "./support/app.ts";
+import type { TestApp } from "./support/app.ts";
+import { startSyncHarness, type SyncHarness } from "./support/sync.ts";
+import { loadLegacy } from "./support/legacy.ts";
 import { createApiTokenFor, createCompany, createSyncRun, createWebhookEvent, seedLegacyShape } from "./factories.ts";
 
+let h: SyncHarness;
 let t: TestApp;
 beforeAll(async () => {
-  t = await startTestApp({ TRACE_UI_URL: "http://127.0.0.1:16686/trace/{traceId}" });
+  h = await startSyncHarness({ env: { TRACE_UI_URL: "http://127.0.0.1:16686/trace/{traceId}" } });
+  t = h.t;
 });
-afterAll(async () => t.close());
+afterAll(async () => h.close());
 
 const queries = (await import(new URL("../src/http/dashboard/queries.js", import.meta.url).href)) as Record<string, string>;
 
@@ -49,6 +54,32 @@ describe("GET /dashboard", () => {
     for (const [name, document] of Object.entries(queries)) {
       expect(validate(schema, parse(document)).map((e) => `${name}: ${e.message}`)).toEqual([]);
     }
+  });
+
+  it("sends only documents the API executes as sent (page sizes, cost and alias limits included)", async () => {
+    const { connected } = await loadLegacy(h.fake);
+    const id = encodeGlobalID("Company", connected.id);
+    const run = await createSyncRun(connected.id, { status: "SUCCEEDED", finishedAt: new Date() });
+    const event = await createWebhookEvent(connected.id);
+    const reads: [string, Record<string, unknown>][] = [
+      ["OVERVIEW", {}],
+      ["COMPANY", { id }],
+      ["SERVICES", { id, first: 100, after: null, filter: { syncStatus: ["SYNCED"], search: "synced" } }],
+      ["SYNC_RUNS", { id }],
+      ["WEBHOOK_EVENTS", { id, status: "FAILED", first: 100, after: null }],
+      ["WEBHOOK_PAYLOAD", { id: encodeGlobalID("WebhookEvent", event.id) }],
+      ["AUDIT", { id }],
+      ["ORPHANS", { id }],
+      ["SUGGESTIONS", { id }],
+      ["ACCEPT_SUGGESTIONS", { id, minScore: 0.9, dryRun: true }],
+      ["MARK_LEGACY", { id, dryRun: true }],
+    ];
+    for (const [name, variables] of reads) {
+      const res = await t.gql(queries[name]!, variables);
+      expect(res.status, name).toBe(200);
+      expect(res.body.errors, `${name}: ${JSON.stringify(res.body.errors)}`).toBeUndefined();
+    }
+    expect(run.id).toBeTruthy();
   });
 
   it("its overview answers per company: coverage, last sync run, failed webhooks", async () => {

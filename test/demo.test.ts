@@ -7,7 +7,8 @@ import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { OtlpReceiver } from "./support/otlp-receiver.ts";
 
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 60_000 });
 
@@ -15,7 +16,13 @@ const base = mkdtempSync(join(tmpdir(), "calsync-demo-"));
 chmodSync(base, 0o755);
 const dataDir = join(base, "demo-data");
 let demo: ChildProcessWithoutNullStreams | undefined;
+const otlp = new OtlpReceiver();
+let otlpUrl = "";
+beforeAll(async () => {
+  otlpUrl = await otlp.start();
+});
 afterAll(async () => {
+  await otlp.close();
   if (demo && demo.exitCode === null && demo.signalCode === null) {
     demo.kill("SIGINT");
     await new Promise((r) => demo!.once("exit", r));
@@ -26,7 +33,10 @@ afterAll(async () => {
 /** Starts the demo as `npm run demo` does; resolves with what it printed once it is ready. */
 function startDemo(): Promise<{ url: string; token: string; output: string }> {
   demo = spawn(process.execPath, ["--import", "./otel/register.ts", "dev/demo/main.ts", "--reset"], {
-    env: { PATH: process.env["PATH"], DATA_DIR: dataDir, PORT: "0", DEMO_WEBHOOK_INTERVAL_MS: "300" },
+    env: {
+      PATH: process.env["PATH"], DATA_DIR: dataDir, PORT: "0", DEMO_WEBHOOK_INTERVAL_MS: "300",
+      OTEL_EXPORTER_OTLP_ENDPOINT: otlpUrl, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+    },
   });
   let out = "";
   demo.stderr.on("data", (d) => (out += d));
@@ -86,5 +96,12 @@ describe("npm run demo", () => {
     await expect.poll(async () => (await counts()).bookings, { timeout: 30_000, interval: 500 }).toBeGreaterThan(0);
     const metrics = await (await fetch(`${url}/metrics`)).text();
     expect(metrics).toMatch(/calsync_webhook\w*_total\{[^}]*\} [1-9]/);
+
+    // OTEL_EXPORTER_OTLP_ENDPOINT is honoured: the webhooks' traces reach the collector, and the
+    // dashboard links trace ids to Jaeger by default.
+    expect(output).toContain(`Traces:       exported to ${otlpUrl}`);
+    await otlp.waitFor((spans) => spans.some((sp) => sp.attributes["calsync.company_id"] !== undefined && /webhook/i.test(sp.name)));
+    const page = await (await fetch(`${url}/dashboard`)).text();
+    expect(page).toContain('content="http://localhost:16686/trace/{traceId}"');
   });
 });

@@ -83,7 +83,7 @@ describe("worker liveness", () => {
     const logs = captureLogs();
     try {
       const released = await recoverDeadWorkers(BOUND_MS, "me");
-      expect(released).toEqual([{ workerId: "dead-1", jobs: 3, syncRunsRequeued: 0, syncRunsFailed: 0 }]);
+      expect(released).toEqual([{ workerId: "dead-1", jobs: 3, runsRequeued: 0, runsFailed: 0 }]);
       expect(logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>)).toContainEqual(
         expect.objectContaining({ msg: "released the jobs of a dead worker", deadWorkerId: "dead-1", jobsReleased: 3 }),
       );
@@ -121,7 +121,7 @@ describe("worker liveness", () => {
     const ids = await lockedJobs("dead-2", 20);
     const results = await Promise.all([recoverDeadWorkers(BOUND_MS, "w1"), recoverDeadWorkers(BOUND_MS, "w2"), recoverDeadWorkers(BOUND_MS, "w3")]);
     const all = results.flat();
-    expect(all).toEqual([{ workerId: "dead-2", jobs: 20, syncRunsRequeued: 0, syncRunsFailed: 0 }]);
+    expect(all).toEqual([{ workerId: "dead-2", jobs: 20, runsRequeued: 0, runsFailed: 0 }]);
     expect(await stillLocked(ids)).toBe(0);
     expect((await Promise.all([recoverDeadWorkers(BOUND_MS, "w1"), recoverDeadWorkers(BOUND_MS, "w2")])).flat()).toEqual([]);
   });
@@ -135,7 +135,7 @@ describe("worker liveness", () => {
     const [jobLast] = await lockedJobs("dead-3", 1, "1 hour", "sync_company", () => ({ runId: last.id }));
     await pool().query("UPDATE graphile_worker._private_jobs SET attempts = max_attempts WHERE id = $1", [jobLast]);
     const released = await recoverDeadWorkers(BOUND_MS, "me");
-    expect(released).toEqual([{ workerId: "dead-3", jobs: 2, syncRunsRequeued: 1, syncRunsFailed: 1 }]);
+    expect(released).toEqual([{ workerId: "dead-3", jobs: 2, runsRequeued: 1, runsFailed: 1 }]);
     expect(await db().syncRun.findUniqueOrThrow({ where: { id: retried.id } })).toMatchObject({
       status: "QUEUED", errorClass: "WorkerLost", error: "its worker stopped without finishing it; retrying", finishedAt: null,
     });
@@ -143,6 +143,18 @@ describe("worker liveness", () => {
     expect(failed).toMatchObject({ status: "FAILED", errorClass: "WorkerLost", error: "its worker stopped during the last attempt" });
     expect(failed.finishedAt).not.toBeNull();
     expect(await stillLocked([jobRetried!])).toBe(0);
+  });
+
+  it("puts a RUNNING reconcile run of a dead worker back to QUEUED", async () => {
+    await clearQueue();
+    const company = await createCompany();
+    const run = await db().reconcileRun.create({
+      data: { companyId: company.id, trigger: "MANUAL", status: "RUNNING", startedAt: new Date(), correlationId: "corr-reconcile-dead" },
+    });
+    await heartbeat("dead-5", "1 hour");
+    await lockedJobs("dead-5", 1, "1 hour", "reconcile_company", () => ({ runId: run.id }));
+    expect(await recoverDeadWorkers(BOUND_MS, "me")).toEqual([{ workerId: "dead-5", jobs: 1, runsRequeued: 1, runsFailed: 0 }]);
+    expect(await db().reconcileRun.findUniqueOrThrow({ where: { id: run.id } })).toMatchObject({ status: "QUEUED", errorClass: "WorkerLost" });
   });
 
   it("/metrics counts jobs locked by gone workers and shows the oldest lock and due job", async () => {

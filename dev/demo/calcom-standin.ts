@@ -8,7 +8,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { FakeCalcom, type EventTypeSeed } from "../../test/support/fake-calcom.ts";
+import { FakeCalcom, type BookingSeed, type EventTypeSeed } from "../../test/support/fake-calcom.ts";
 
 export const DEMO_API_KEY = "cal_demo_standin_key_0000000000000000";
 
@@ -22,9 +22,11 @@ export interface Standin {
 export async function startStandin(dataDir: string, seed: () => EventTypeSeed[]): Promise<Standin> {
   const file = join(dataDir, "calcom-standin.json");
   const fake = new FakeCalcom({ apiKeys: [DEMO_API_KEY], latencyMs: 40 });
-  const saved = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as { eventTypes: EventTypeSeed[] }) : null;
+  const saved = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as { eventTypes: EventTypeSeed[]; bookings?: BookingSeed[] }) : null;
   fake.setEventTypes(DEMO_API_KEY, saved?.eventTypes ?? seed());
-  const save = () => writeFileSync(file, `${JSON.stringify({ eventTypes: fake.eventTypes(DEMO_API_KEY) })}\n`);
+  fake.addBookings(DEMO_API_KEY, saved?.bookings ?? []);
+  const save = () =>
+    writeFileSync(file, `${JSON.stringify({ eventTypes: fake.eventTypes(DEMO_API_KEY), bookings: fake.bookings(DEMO_API_KEY) })}\n`);
   save();
   const { url } = await fake.start();
   return {

@@ -37,6 +37,8 @@ const dataDir = resolve(process.env["DATA_DIR"] ?? ".demo-data");
 process.env["DATA_DIR"] = dataDir;
 process.env["LOG_LEVEL"] ??= "warn";
 process.env["SYNC_CRON"] ??= "0 4 * * *";
+// Missed webhooks (the trickle loses one in ten) are recovered every 5 minutes in the demo.
+process.env["RECONCILE_CRON"] ??= "*/5 * * * *";
 if (process.env["OTEL_EXPORTER_OTLP_ENDPOINT"]) process.env["TRACE_UI_URL"] ??= "http://localhost:16686/trace/{traceId}";
 const interval = Number(process.env["DEMO_WEBHOOK_INTERVAL_MS"] ?? 3000);
 if (args.has("--reset")) rmSync(dataDir, { recursive: true, force: true });
@@ -83,6 +85,9 @@ const trickle = startTrickle({
   eventTypeIds: linkedEventTypes,
   intervalMs: interval,
   onSent: () => standin.save(),
+  calcom: { fake: standin.fake, apiKey: DEMO_API_KEY },
+  loseOneIn: 10,
+  onLost: () => standin.save(),
 });
 const stop = () => {
   trickle.stop();
@@ -111,6 +116,9 @@ process.stdout.write(
     "   3. Sync runs: \"Sync now\" and watch the progress live (a full sync also imports the Cal.com event",
     "      types no service links yet, so do the orphans first).",
     `   4. Webhook events: a signed booking webhook arrives every ~${(interval / 1000).toFixed(0)} s (created, rescheduled, cancelled, no-show).`,
+    "      One in ten is lost on the way, as Cal.com does not retry: every 5 minutes (or now, with",
+    `      CALCOM_API_URL=${standin.url} DATA_DIR=${dataDir} npx calsync reconcile --all) reconciliation`,
+    '      recovers them: "Missed webhooks recovered" on the dashboard.',
     `   5. The CLI beside it:  DATA_DIR=${dataDir} npx calsync coverage   (or orphans, sync, --json)`,
     "",
     "  Ctrl+C stops the demo; `npm run demo` resumes it, `npm run demo -- --reset` starts over.",

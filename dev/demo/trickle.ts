@@ -4,10 +4,16 @@
  * signed with the company's webhook secret exactly as Cal.com signs (HMAC-SHA256 of the raw body,
  * lowercase hex in X-Cal-Signature-256). Attendee names and e-mails are invented.
  *
+ * With `calcom`, every change is also made on the Cal.com stand-in (its bookings API then shows
+ * what Cal.com would), and one delivery in `loseOneIn` is never sent, as when Cal.com's one-shot
+ * delivery fails: reconciliation (RECONCILE_CRON, `calsync reconcile`, at start-up) recovers it,
+ * and the dashboard's "missed webhooks recovered" counts it.
+ *
  * Dev tooling: production code never imports this file.
  */
 import { randomUUID } from "node:crypto";
 import { signBody } from "../../src/calcom/signature.ts";
+import type { FakeCalcom } from "../../test/support/fake-calcom.ts";
 import {
   bookingCancelled,
   bookingCreated,
@@ -24,6 +30,11 @@ export interface TrickleOptions {
   eventTypeIds: () => Promise<number[]>;
   intervalMs: number;
   onSent?: (trigger: string, status: number) => void;
+  /** Mirror each change on the stand-in's bookings, under this API key. */
+  calcom?: { fake: FakeCalcom; apiKey: string };
+  /** Lose one delivery in this many (Default: none lost; needs `calcom` to be recoverable). */
+  loseOneIn?: number;
+  onLost?: (trigger: string) => void;
 }
 
 interface Live {
@@ -43,6 +54,10 @@ export function startTrickle(options: TrickleOptions): { stop(): void; sent(): n
   let timer: NodeJS.Timeout | undefined;
 
   const post = async (body: Record<string, unknown>) => {
+    if (options.loseOneIn && Math.random() < 1 / options.loseOneIn) {
+      options.onLost?.(String(body["triggerEvent"]));
+      return;
+    }
     const raw = serialize(body);
     const res = await fetch(options.url, {
       method: "POST",
@@ -51,6 +66,17 @@ export function startTrickle(options: TrickleOptions): { stop(): void; sent(): n
     });
     sent++;
     options.onSent?.(String(body["triggerEvent"]), res.status);
+  };
+
+  const calcom = options.calcom;
+  const mirror = calcom && {
+    created: (b: Live, fromUid: string | null) =>
+      calcom.fake.addBookings(calcom.apiKey, [
+        { id: b.bookingId, uid: b.uid, eventTypeId: b.eventTypeId, title: "Termin", start: b.start.toISOString(), end: new Date(b.start.getTime() + 30 * 60_000).toISOString(), rescheduledFromUid: fromUid },
+      ]),
+    update: (uid: string, patch: { status: "cancelled"; rescheduledToUid?: string }) => {
+      if (calcom.fake.bookings(calcom.apiKey).some((x) => x.uid === uid)) calcom.fake.updateBooking(calcom.apiKey, uid, patch);
+    },
   };
 
   const guest = () => {
@@ -75,11 +101,14 @@ export function startTrickle(options: TrickleOptions): { stop(): void; sent(): n
       };
       b.start.setUTCHours(8 + Math.floor(Math.random() * 9), 0, 0, 0);
       live.push(b);
+      mirror?.created(b, null);
       await post(bookingCreated({ ...times(b.start), uid: b.uid, bookingId: b.bookingId, eventTypeId: b.eventTypeId, createdAt: new Date().toISOString(), title: "Termin", extra }));
     } else if (roll < 0.7) {
       const old = pick();
       const moved: Live = { ...old, uid: `demo_${randomUUID().slice(0, 12)}`, bookingId: nextBookingId++, start: new Date(old.start.getTime() + 86_400_000) };
       live.push(moved);
+      mirror?.created(moved, old.uid);
+      mirror?.update(old.uid, { status: "cancelled", rescheduledToUid: moved.uid });
       await post(
         bookingRescheduled({
           ...times(moved.start), toUid: moved.uid, bookingId: moved.bookingId, fromUid: old.uid, fromBookingId: old.bookingId,
@@ -88,6 +117,7 @@ export function startTrickle(options: TrickleOptions): { stop(): void; sent(): n
       );
     } else if (roll < 0.87) {
       const b = pick();
+      mirror?.update(b.uid, { status: "cancelled" });
       await post(bookingCancelled({ ...times(b.start), uid: b.uid, bookingId: b.bookingId, eventTypeId: b.eventTypeId, createdAt: new Date().toISOString(), title: "Termin", extra }));
     } else {
       const b = pick();

@@ -13,6 +13,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { SpanKind, SpanStatusCode, trace, type Span } from "@opentelemetry/api";
 import type { z } from "zod";
 import { log } from "../log.ts";
+import { Interrupted, isAbort, throwIfAborted } from "../worker/abort.ts";
 import {
   BadResponse,
   CalcomError,
@@ -28,7 +29,9 @@ import {
   deletedEventTypeEnvelope,
   errorEnvelopeSchema,
   eventTypeEnvelope,
-  eventTypeListEnvelope,
+  checkEventTypes,
+  eventTypeListLenientEnvelope,
+  type InvalidEventType,
   isLegacyEventTypeShape,
   meEnvelope,
   type CalcomEventType,
@@ -68,7 +71,12 @@ export interface CalcomClientOptions {
    */
   maxRateLimitWaitMs?: number;
   /** Proactive rate budget, awaited before every HTTP attempt (Default: none). */
-  acquire?: () => Promise<void>;
+  acquire?: (signal?: AbortSignal) => Promise<void>;
+  /**
+   * Aborts every request, retry wait, 429 wait and budget wait of this client (a worker shutting
+   * down: graphile-worker's `helpers.abortSignal`); the call then throws `Interrupted`.
+   */
+  signal?: AbortSignal;
   /** Called with the wait before a retry that follows a 429. */
   onRateLimitWait?: (ms: number) => void;
   /** Called once per attempt: the HTTP status, or "error" for a network error / timeout. */
@@ -109,7 +117,8 @@ export class CalcomClient {
   readonly #baseDelayMs: number;
   readonly #maxDelayMs: number;
   readonly #maxRateLimitWaitMs: number;
-  readonly #acquire: () => Promise<void>;
+  readonly #acquire: (signal?: AbortSignal) => Promise<void>;
+  readonly #signal: AbortSignal | undefined;
   readonly #onRateLimitWait: ((ms: number) => void) | undefined;
   readonly #onResponse: CalcomClientOptions["onResponse"];
   readonly #spanAttributes: Record<string, string | number>;
@@ -127,6 +136,7 @@ export class CalcomClient {
     this.#maxDelayMs = options.maxDelayMs ?? 30_000;
     this.#maxRateLimitWaitMs = options.maxRateLimitWaitMs ?? 65_000;
     this.#acquire = options.acquire ?? (async () => {});
+    this.#signal = options.signal;
     this.#onRateLimitWait = options.onRateLimitWait;
     this.#onResponse = options.onResponse;
     this.#spanAttributes = options.spanAttributes ?? {};
@@ -135,9 +145,17 @@ export class CalcomClient {
 
   /** All event types of the key's owner, or of `teamId`. Cal.com does not paginate this list. */
   async listEventTypes(): Promise<CalcomEventType[]> {
+    return (await this.listEventTypesChecked()).eventTypes;
+  }
+
+  /**
+   * The listing with each item checked on its own: the event types, and the items that are not
+   * usable event types with the reason (one malformed event type fails nothing else).
+   */
+  async listEventTypesChecked(): Promise<{ eventTypes: CalcomEventType[]; invalid: InvalidEventType[] }> {
     const base = this.#eventTypesPath();
-    const res = await this.#request({ method: "GET", path: base, route: base, schema: eventTypeListEnvelope, eventTypes: true });
-    return res.data;
+    const res = await this.#request({ method: "GET", path: base, route: base, schema: eventTypeListLenientEnvelope, eventTypes: true });
+    return checkEventTypes(res.data);
   }
 
   async getEventType(id: number): Promise<CalcomEventType> {
@@ -253,7 +271,8 @@ export class CalcomClient {
     const label = `Cal.com ${spec.method} ${spec.path}`;
     for (let attempt = 1; ; attempt++) {
       span.setAttribute("calsync.calcom.attempts", attempt);
-      await this.#acquire();
+      throwIfAborted(this.#signal, label);
+      await this.#acquire(this.#signal);
       const outcome = await this.#once(spec, span, label);
       if (outcome.kind === "done") return outcome.value;
       const failure = outcome.failure;
@@ -270,7 +289,7 @@ export class CalcomClient {
         span.addEvent("calcom.rate_limit_wait", { "calsync.calcom.wait_ms": wait, "calsync.calcom.attempt": attempt });
         this.#onRateLimitWait?.(wait);
         log("calcom").warn({ method: spec.method, path: spec.path, attempt, waitMs: wait }, "calcom rate limited, waiting");
-        await sleep(wait);
+        await this.#sleep(wait, label);
         continue;
       }
 
@@ -291,7 +310,17 @@ export class CalcomClient {
         },
         "calcom request failed, retrying",
       );
-      await sleep(backoff);
+      await this.#sleep(backoff, label);
+    }
+  }
+
+  /** A wait between attempts that ends early (with `Interrupted`) when the client's signal fires. */
+  async #sleep(ms: number, label: string): Promise<void> {
+    try {
+      await sleep(ms, undefined, this.#signal ? { signal: this.#signal } : {});
+    } catch (err) {
+      if (isAbort(err, this.#signal)) throw new Interrupted(label);
+      throw err;
     }
   }
 
@@ -315,7 +344,7 @@ export class CalcomClient {
         method: spec.method,
         headers,
         ...(spec.body !== undefined ? { body: JSON.stringify(spec.body) } : {}),
-        signal: AbortSignal.timeout(this.#timeoutMs),
+        signal: this.#signal ? AbortSignal.any([AbortSignal.timeout(this.#timeoutMs), this.#signal]) : AbortSignal.timeout(this.#timeoutMs),
       });
       status = res.status;
       span.setAttribute("http.response.status_code", status);
@@ -330,6 +359,7 @@ export class CalcomClient {
       }
       text = await res.text();
     } catch (cause) {
+      if (this.#signal?.aborted) throw new Interrupted(label);
       // A body that breaks off after the status line was already counted under its status.
       if (status === undefined) this.#onResponse?.("error");
       return { kind: "retry", failure: { kind: "network", timedOut: isTimeout(cause), cause } };

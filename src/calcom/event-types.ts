@@ -69,6 +69,38 @@ export const errorEnvelopeSchema = z.looseObject({
 export type CalcomErrorEnvelope = z.infer<typeof errorEnvelopeSchema>;
 
 export const eventTypeListEnvelope = successEnvelope(z.array(eventTypeSchema));
+/** The list with each item checked on its own (see `checkEventTypes`): one bad item fails nothing. */
+export const eventTypeListLenientEnvelope = successEnvelope(z.array(z.unknown()));
+
+/** An item of a listing that is not a usable event type, and why (never its values). */
+export interface InvalidEventType {
+  /** Its `id` when it has a usable one. */
+  id: number | null;
+  title: string | null;
+  reason: string;
+}
+
+/** Splits a listing into the items that are event types and the ones that are not. */
+export function checkEventTypes(items: unknown[]): { eventTypes: CalcomEventType[]; invalid: InvalidEventType[] } {
+  const eventTypes: CalcomEventType[] = [];
+  const invalid: InvalidEventType[] = [];
+  for (const item of items) {
+    const parsed = eventTypeSchema.safeParse(item);
+    if (parsed.success) {
+      eventTypes.push(parsed.data);
+      continue;
+    }
+    const obj = typeof item === "object" && item !== null ? (item as Record<string, unknown>) : {};
+    const id = obj["id"];
+    const title = obj["title"];
+    invalid.push({
+      id: typeof id === "number" && Number.isSafeInteger(id) ? id : null,
+      title: typeof title === "string" ? title.slice(0, 200) : null,
+      reason: parsed.error.issues.map((i) => `${i.path.join(".") || "(item)"}: ${i.message}`).join("; ").slice(0, 500),
+    });
+  }
+  return { eventTypes, invalid };
+}
 export const eventTypeEnvelope = successEnvelope(eventTypeSchema);
 export const deletedEventTypeEnvelope = successEnvelope(deletedEventTypeSchema);
 export const meEnvelope = successEnvelope(meSchema);

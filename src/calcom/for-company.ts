@@ -46,7 +46,7 @@ export interface KeyedClientInput {
  * the tests' tuning; `fixed` does not (e.g. `maxAttempts: 1` for a create that must never be
  * repeated blindly).
  */
-export function clientForKey(input: KeyedClientInput, defaults: ClientTuning = {}, fixed: ClientTuning = {}): CalcomClient {
+export function clientForKey(input: KeyedClientInput, defaults: ClientTuning = {}, fixed: ClientTuning = {}, signal?: AbortSignal): CalcomClient {
   const config = env();
   const budget = rateBudget();
   return new CalcomClient({
@@ -57,14 +57,18 @@ export function clientForKey(input: KeyedClientInput, defaults: ClientTuning = {
     ...defaults,
     ...tuning,
     ...fixed,
-    acquire: () => budget.acquire(input.fingerprint),
+    acquire: (abort) => budget.acquire(input.fingerprint, abort),
+    ...(signal ? { signal } : {}),
     onResponse: (status) => calcomRequests.add(1, { status: String(status) }),
     ...(input.companyId ? { spanAttributes: { "calsync.company_id": input.companyId } } : {}),
   });
 }
 
-/** The client of a connected company; throws `NotConnected` when it has no connection. */
-export async function clientForCompany(companyId: string, fixed: ClientTuning = {}): Promise<CalcomClient> {
+/**
+ * The client of a connected company; throws `NotConnected` when it has no connection. `signal`
+ * (a job's abort signal) interrupts its requests and waits.
+ */
+export async function clientForCompany(companyId: string, fixed: ClientTuning = {}, signal?: AbortSignal): Promise<CalcomClient> {
   const connection = await db().calcomConnection.findUnique({
     where: { companyId },
     select: { apiKeyEncrypted: true, apiKeyFingerprint: true, teamId: true },
@@ -75,5 +79,5 @@ export async function clientForCompany(companyId: string, fixed: ClientTuning = 
     fingerprint: connection.apiKeyFingerprint,
     teamId: connection.teamId,
     companyId,
-  }, {}, fixed);
+  }, {}, fixed, signal);
 }

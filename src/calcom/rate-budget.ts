@@ -28,6 +28,7 @@ import { pool } from "../db/client.ts";
 import { log } from "../log.ts";
 import { rateBudgetWaits, rateBudgetWaitSeconds } from "../metrics.ts";
 import { RateLimiterRes, createLimiter } from "../ratelimit.ts";
+import { Interrupted, isAbort, throwIfAborted } from "../worker/abort.ts";
 
 export interface RateBudgetOptions {
   /** Requests allowed per key in any `periodMs` (Default: CALCOM_RATE_LIMIT_PER_MINUTE). */
@@ -77,11 +78,15 @@ export class RateBudget {
       createLimiter({ keyPrefix: "calcom-budget", points: this.shape.burst, duration: this.shape.windowMs / 1000 });
   }
 
-  /** Resolves once one request for the key (an API key fingerprint) may go out. */
-  async acquire(fingerprint: string): Promise<void> {
+  /**
+   * Resolves once one request for the key (an API key fingerprint) may go out; throws
+   * `Interrupted` as soon as `signal` fires (a worker shutting down does not sit out the wait).
+   */
+  async acquire(fingerprint: string, signal?: AbortSignal): Promise<void> {
     let waitedMs = 0;
     for (;;) {
       let wait: number;
+      throwIfAborted(signal, "Cal.com rate budget wait");
       try {
         await this.#limiter.consume(fingerprint, 1);
         break;
@@ -94,7 +99,12 @@ export class RateBudget {
         trace.getActiveSpan()?.addEvent("calsync.rate_budget.wait", { "calsync.rate_budget.wait_ms": wait });
       }
       waitedMs += wait;
-      await sleep(wait);
+      try {
+        await sleep(wait, undefined, signal ? { signal } : {});
+      } catch (err) {
+        if (isAbort(err, signal)) throw new Interrupted("Cal.com rate budget wait");
+        throw err;
+      }
     }
     if (waitedMs > 0) {
       rateBudgetWaitSeconds.record(waitedMs / 1000);

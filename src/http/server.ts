@@ -1,16 +1,16 @@
 /**
- * Listens and shuts down gracefully. On SIGTERM/SIGINT: stop accepting, let in-flight requests
- * and running jobs finish, close the pool, stop the embedded database, flush telemetry, exit.
- * Whatever is still running after 10 s is abandoned (jobs are retried by the next worker).
+ * Listens and shuts down gracefully (see shutdown.ts). On SIGTERM/SIGINT: stop accepting, let
+ * in-flight requests and running jobs finish (jobs get SHUTDOWN_GRACE_MS, then their abort signal
+ * fires and they are released to another worker at once), close the pool, stop the embedded
+ * database, flush telemetry, exit. At the deadline this worker's jobs and runs are force-released.
  */
 import { buildApp, buildMetricsApp } from "./app.ts";
 import { graphiqlEnabled } from "./graphql.ts";
 import { log } from "../log.ts";
 import { boot } from "../runtime.ts";
-import { startWorker, type WorkerHandle } from "../worker/runner.ts";
+import { forceRelease, startWorker, type WorkerHandle } from "../worker/runner.ts";
+import { onStopSignals, runShutdown } from "../shutdown.ts";
 import { workerCronItems } from "../worker/cron.ts";
-
-const SHUTDOWN_TIMEOUT_MS = 10_000;
 
 export interface ServeOptions {
   worker: boolean;
@@ -62,29 +62,27 @@ export async function serve(options: ServeOptions) {
   const shutdown = (signal: string) => {
     stopping ??= (async () => {
       logger.info({ signal }, "shutting down");
-      const timer = setTimeout(() => {
-        logger.error("shutdown took longer than 10 s; exiting anyway");
-        (options.onExit ?? process.exit)(1);
-      }, SHUTDOWN_TIMEOUT_MS);
-      timer.unref();
-      const step = async (name: string, fn: () => Promise<unknown>) => {
-        const started = Date.now();
-        await fn().catch((err: Error) => logger.error({ err: err.message, step: name }, "shutdown step failed"));
-        logger.debug({ step: name, ms: Date.now() - started }, "shutdown step done");
-      };
-      await step("http", () => app.close());
-      if (metrics) await step("metrics listener", () => metrics.close());
-      await step("worker", async () => runner?.stop());
-      await step("database", () => runtime.close());
-      if (!options.keepTelemetry) {
-        await step("telemetry", async () => (await import("../../otel/sdk.ts")).stopTelemetry());
-      }
-      clearTimeout(timer);
-      (options.onExit ?? process.exit)(0);
+      await runShutdown({
+        steps: [
+          // Draining requests and finishing (or interrupting, after the grace) jobs side by side.
+          [
+            { name: "http", run: () => app.close() },
+            ...(metrics ? [{ name: "metrics listener", run: () => metrics.close() }] : []),
+            { name: "worker", run: async () => runner?.stop() },
+          ],
+          [{ name: "database", run: () => runtime.close() }],
+          ...(options.keepTelemetry
+            ? []
+            : [[{ name: "telemetry", run: async () => (await import("../../otel/sdk.ts")).stopTelemetry() }]]),
+        ],
+        onDeadline: async () => (runner ? forceRelease(runner) : undefined),
+        ...(options.onExit ? { exit: options.onExit } : {}),
+      });
     })();
     return stopping;
   };
-  process.once("SIGTERM", () => void shutdown("SIGTERM"));
-  process.once("SIGINT", () => void shutdown("SIGINT"));
+  // Every signal, not just the first: a Ctrl-C reaches this process twice (from the terminal, and
+  // forwarded by npm), and a second signal without a handler would kill it mid-shutdown.
+  onStopSignals(shutdown);
   return { app, runner, runtime, url: base, metricsUrl, shutdown };
 }

@@ -26,6 +26,21 @@ export function assertMayChange(caller: Caller, companyId: string): void {
 
 const tracer = trace.getTracer("calsync");
 
+/** Context whose baggage holds a correlation id, a new `cli-<uuid>` unless one is active. */
+function withCorrelationId() {
+  const ctx = context.active();
+  if (currentCorrelationId()) return ctx;
+  const baggage = (propagation.getBaggage(ctx) ?? propagation.createBaggage()).setEntry(CORRELATION_BAGGAGE_KEY, {
+    value: `cli-${randomUUID()}`,
+  });
+  return propagation.setBaggage(ctx, baggage);
+}
+
+/** Runs a whole CLI command under one correlation id, so all its audit rows share it. */
+export function withCliCorrelation<T>(fn: () => Promise<T>): Promise<T> {
+  return context.with(withCorrelationId(), fn);
+}
+
 /**
  * Runs `fn` as one INTERNAL span named `orphans.<name>` (every mutation of the workflow is one),
  * with the company and correlation id on it; Cal.com calls made inside become its children.
@@ -33,14 +48,7 @@ const tracer = trace.getTracer("calsync");
  * the audit rows of one command share one id.
  */
 export function inSpan<T>(name: string, attributes: Record<string, string | number | boolean>, fn: (span: Span) => Promise<T>): Promise<T> {
-  let ctx = context.active();
-  if (!currentCorrelationId()) {
-    const baggage = (propagation.getBaggage(ctx) ?? propagation.createBaggage()).setEntry(CORRELATION_BAGGAGE_KEY, {
-      value: `cli-${randomUUID()}`,
-    });
-    ctx = propagation.setBaggage(ctx, baggage);
-  }
-  return context.with(ctx, () =>
+  return context.with(withCorrelationId(), () =>
     tracer.startActiveSpan(`orphans.${name}`, { attributes: prefixed(attributes) }, async (span) => {
       const correlationId = currentCorrelationId();
       if (correlationId) span.setAttribute("calsync.correlation_id", correlationId);

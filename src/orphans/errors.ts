@@ -25,11 +25,11 @@ export class EventTypeNotFoundError extends AppError {
 }
 
 export class EventTypeAlreadyLinkedError extends AppError {
-  constructor(eventTypeId: number, serviceId: string) {
+  constructor(eventTypeId: number, serviceId: string | null) {
     super(
       "EVENT_TYPE_ALREADY_LINKED",
       `Cal.com event type ${eventTypeId} is already linked to another service (unlink that one first).`,
-      { field: "calcomEventTypeId", serviceId: encodeGlobalID("Service", serviceId) },
+      { field: "calcomEventTypeId", ...(serviceId ? { serviceId: encodeGlobalID("Service", serviceId) } : {}) },
     );
   }
 }

@@ -125,11 +125,15 @@ function readCsv(text: string): RawRow[] {
   });
 }
 
-/** The line on which each top-level element of a JSON array starts (strings and nesting skipped). */
+/**
+ * The line on which each element of the services array starts (the document's first array: the
+ * top-level one, or the one under "services"). Strings and nested values are skipped.
+ */
 function elementLines(text: string): number[] {
   const lines: number[] = [];
   let line = 1;
   let depth = 0;
+  let arrayDepth = -1;
   let inString = false;
   let expectElement = false;
   for (let i = 0; i < text.length; i++) {
@@ -148,9 +152,14 @@ function elementLines(text: string): number[] {
     if (ch === '"') inString = true;
     else if (ch === "[" || ch === "{") {
       depth++;
-      if (ch === "[" && lines.length === 0 && !text.slice(0, i).includes("[")) expectElement = true;
-    } else if (ch === "]" || ch === "}") depth--;
-    else if (ch === "," && depth === 1 && lines.length > 0) expectElement = true;
+      if (ch === "[" && arrayDepth < 0) {
+        arrayDepth = depth;
+        expectElement = true;
+      }
+    } else if (ch === "]" || ch === "}") {
+      if (depth === arrayDepth) arrayDepth = -2; // the services array ended
+      depth--;
+    } else if (ch === "," && depth === arrayDepth) expectElement = true;
   }
   return lines;
 }

@@ -89,7 +89,7 @@ export async function linkInTx(
   try {
     after = await tx.service.update({ where: { id: before.id }, data: linkData(et) });
   } catch (err) {
-    if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === "P2002") throw new EventTypeAlreadyLinkedError(et.id, "");
+    if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === "P2002") throw new EventTypeAlreadyLinkedError(et.id, null);
     throw err;
   }
   await auditServiceChange(tx, actorName, action, before, after, { calcomEventTypeId: et.id, ...extra }, "unlinkService");

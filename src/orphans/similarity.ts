@@ -26,9 +26,10 @@
  */
 import slugify from "@sindresorhus/slugify";
 import * as fuzz from "fuzzball";
-import { deu, eng, removeStopwords } from "stopword";
+import { deu, eng } from "stopword";
 
-const STOP_WORDS = [...deu, ...eng];
+/** `stopword`'s German and English lists, also in transliterated form ("für" and "fuer"). */
+const STOP_WORDS = new Set([...deu, ...eng].flatMap((w) => [w, slugify(w, { separator: " " })]));
 const UNIT = /^(min|mins|minute|minutes|minuten|minuetig|minutig|std|stunde|stunden|h|hr|hrs|hour|hours)$/;
 const NUMBER_WITH_UNIT = /^\d+(min|mins|minuten|minutes|h|std)$/;
 
@@ -43,7 +44,7 @@ export function normaliseWords(text: string | null | undefined): string[] {
     if (/^\d+$/.test(word) && UNIT.test(words[i + 1] ?? "")) continue;
     kept.push(word);
   }
-  const withoutStopWords = removeStopwords(kept, STOP_WORDS);
+  const withoutStopWords = kept.filter((w) => !STOP_WORDS.has(w));
   // A title made only of stop words ("Das und Mehr") keeps them rather than becoming empty.
   return withoutStopWords.length > 0 ? withoutStopWords : kept;
 }

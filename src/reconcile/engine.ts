@@ -117,13 +117,14 @@ export async function reconcilePass(options: PassOptions): Promise<ReconcileCoun
 
     const times = listed.bookings.map(updatedAtOf).filter((t): t is number => t !== null);
     const newest = times.length > 0 ? Math.max(...times) : null;
-    const done = !listed.hasNextPage || listed.bookings.length === 0 || newest === null;
+    const done = !listed.hasNextPage || listed.bookings.length === 0;
     if (!done) {
-      if (after === null || newest > after.getTime()) {
+      if (newest !== null && (after === null || newest > after.getTime())) {
         after = new Date(newest);
         skip = 0;
       } else {
-        // The whole page shares the cursor's instant: step through it, overlapping a little.
+        // The whole page shares the cursor's instant (or, never seen, has no times): step
+        // through it, overlapping a little.
         skip += Math.max(1, listed.bookings.length - Math.floor(take / 10));
       }
     }

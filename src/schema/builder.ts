@@ -71,7 +71,11 @@ export const builder = new SchemaBuilder<{
   },
 });
 
-builder.addScalarType("DateTime", DateTimeResolver);
+// @specifiedBy lets client tooling (codegen, relay-compiler) map it without guessing: RFC 3339
+// date-time strings in UTC, e.g. 2026-11-20T12:10:00.000Z.
+builder.addScalarType("DateTime", DateTimeResolver, {
+  specifiedByURL: "https://scalars.graphql.org/andimarek/date-time",
+});
 builder.addScalarType("JSON", JSONResolver);
 builder.queryType({});
 builder.mutationType({});

@@ -13,6 +13,36 @@ import { isUuid } from "./ids.ts";
 export const SyncTriggerEnum = builder.enumType(SyncTrigger, { name: "SyncTrigger" });
 export const SyncRunStatusEnum = builder.enumType(SyncRunStatus, { name: "SyncRunStatus" });
 
+interface SyncSkipShape {
+  calcomEventTypeId: number | null;
+  title: string | null;
+  reason: string;
+}
+
+const SyncSkip = builder.objectRef<SyncSkipShape>("SyncSkip").implement({
+  description: "A Cal.com event type the sync could not store (malformed, or a value its column cannot hold), and why.",
+  fields: (t) => ({
+    calcomEventTypeId: t.exposeInt("calcomEventTypeId", { nullable: true }),
+    title: t.exposeString("title", { nullable: true }),
+    reason: t.exposeString("reason"),
+  }),
+});
+
+function skipsOf(value: unknown): SyncSkipShape[] {
+  if (!Array.isArray(value)) return [];
+  return value.flatMap((v: unknown) => {
+    if (!v || typeof v !== "object") return [];
+    const o = v as Record<string, unknown>;
+    return typeof o["reason"] === "string"
+      ? [{
+          calcomEventTypeId: typeof o["calcomEventTypeId"] === "number" ? o["calcomEventTypeId"] : null,
+          title: typeof o["title"] === "string" ? o["title"] : null,
+          reason: o["reason"],
+        }]
+      : [];
+  });
+}
+
 export const SyncRun = builder.prismaNode("SyncRun", {
   id: { field: "id" },
   authScopes: (run) => ({ company: run.companyId }),
@@ -29,6 +59,15 @@ export const SyncRun = builder.prismaNode("SyncRun", {
     updated: t.exposeInt("updated"),
     unchanged: t.exposeInt("unchanged"),
     remoteDeleted: t.exposeInt("remoteDeleted"),
+    skipped: t.exposeInt("skipped", {
+      description: "Event types of the listing skipped because they cannot be stored; the others were synced.",
+    }),
+    skips: t.field({
+      type: [SyncSkip],
+      select: { skips: true },
+      description: "Why each event type was skipped (the first 100).",
+      resolve: (run) => skipsOf(run.skips),
+    }),
     progress: t.exposeFloat("progress", { description: "From 0 (queued) to 1 (finished)." }),
     attempts: t.exposeInt("attempts"),
     error: t.exposeString("error", { nullable: true }),

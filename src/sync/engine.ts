@@ -24,7 +24,9 @@ import { pool } from "../db/client.ts";
 import { log } from "../log.ts";
 import { CHUNK_SIZE, isLive, loadLinked, markRemoteDeleted, needsWrite, upsertServices } from "./apply.ts";
 import { invalidateListing } from "./listing-cache.ts";
-import { project, type ServiceProjection } from "./normalise.ts";
+import { syncEventTypesSkipped } from "../metrics.ts";
+import { textSafe } from "../webhooks/safe-json.ts";
+import { project, unstorable, type ServiceProjection } from "./normalise.ts";
 
 export interface SyncCounts {
   fetched: number;
@@ -39,9 +41,22 @@ export interface SyncProgress extends SyncCounts {
   progress: number;
 }
 
+/** An event type of the listing the sync could not store, and why (no values beyond id and title). */
+export interface SyncSkip {
+  calcomEventTypeId: number | null;
+  title: string | null;
+  reason: string;
+}
+
+/** Skips kept on a run (the count is always complete). */
+export const MAX_SKIPS_KEPT = 100;
+
 export interface SyncResult extends SyncCounts {
   /** Upsert statements run (one per chunk). */
   chunks: number;
+  /** Event types skipped (malformed, or values their columns cannot hold). */
+  skipped: number;
+  skips: SyncSkip[];
 }
 
 export interface SyncOptions {
@@ -79,15 +94,30 @@ export async function syncCatalogue(options: SyncOptions): Promise<SyncResult> {
   const chunkSize = Math.max(1, options.chunkSize ?? CHUNK_SIZE);
   const span = trace.getActiveSpan();
 
-  const listing = await options.client.listEventTypes();
+  // Each event type is checked on its own: one that is malformed, or holds a value its column
+  // cannot (a 64-bit length or price, a NUL), is skipped with its reason and the rest is synced.
+  const checked = await options.client.listEventTypesChecked();
   invalidateListing(companyId);
+  // Titles go into jsonb on the run: made safe (a NUL title is one reason to skip).
+  const skips: SyncSkip[] = checked.invalid.map((i) => ({ calcomEventTypeId: i.id, title: i.title === null ? null : textSafe(i.title, 200), reason: i.reason }));
   // Cal.com ids are unique, but one statement cannot touch a row twice: keep the last of any repeat.
   const byId = new Map<number, ServiceProjection>();
-  for (const et of listing) byId.set(et.id, project(et));
-  listing.length = 0;
+  for (const et of checked.eventTypes) {
+    const why = unstorable(et);
+    if (why) skips.push({ calcomEventTypeId: et.id, title: textSafe(et.title, 200), reason: why });
+    else byId.set(et.id, project(et));
+  }
+  checked.eventTypes.length = 0;
   const rows = [...byId.values()];
   byId.clear();
   const ids = rows.map((r) => r.eventTypeId);
+  // A skipped event type still exists on Cal.com: its service is not REMOTE_DELETED.
+  const skippedIds = skips.flatMap((k) => (k.calcomEventTypeId === null ? [] : [k.calcomEventTypeId]));
+  for (const skip of skips) syncEventTypesSkipped.add(1, { reason: skip.reason.startsWith("id ") || /outside|fit/.test(skip.reason) ? "out_of_range" : /NUL|surrogate|nested/.test(skip.reason) ? "unstorable_text" : "invalid" });
+  if (skips.length > 0) {
+    log("sync").warn({ companyId, skipped: skips.length, eventTypeIds: skippedIds.slice(0, 20) }, "event types skipped: they cannot be stored");
+    span?.setAttribute("calsync.sync.skipped", skips.length);
+  }
   const counts: SyncCounts = { fetched: rows.length, created: 0, updated: 0, unchanged: 0, remoteDeleted: 0 };
   span?.setAttribute("calsync.sync.fetched", rows.length);
   await options.onProgress?.({ ...counts, progress: LISTED });
@@ -98,7 +128,7 @@ export async function syncCatalogue(options: SyncOptions): Promise<SyncResult> {
   try {
     await conn.query("BEGIN");
     const held = await loadLinked(conn, companyId);
-    const present = new Set(ids);
+    const present = new Set([...ids, ...skippedIds]);
     const live = [...held.values()].filter(isLive);
     const gone = live.filter((s) => !present.has(s.eventTypeId)).map((s) => s.id);
     // The valve looks before anything is written, so a refused run changes nothing.
@@ -134,5 +164,5 @@ export async function syncCatalogue(options: SyncOptions): Promise<SyncResult> {
     "calsync.sync.remote_deleted": counts.remoteDeleted,
   });
   log("sync").info({ companyId, ...counts, chunks }, "catalogue applied");
-  return { ...counts, chunks };
+  return { ...counts, chunks, skipped: skips.length, skips: skips.slice(0, MAX_SKIPS_KEPT) };
 }

@@ -25,6 +25,7 @@ import type { SyncRun, SyncTrigger } from "../generated/prisma/client.ts";
 import { currentCorrelationId, log } from "../log.ts";
 import { syncRunDuration, syncRunsTotal } from "../metrics.ts";
 import { rematchUnmatched } from "../webhooks/match.ts";
+import { Interrupted, isAbort, throwIfAborted } from "../worker/abort.ts";
 import { enqueue } from "../worker/enqueue.ts";
 import { uuidv7 } from "./apply.ts";
 import { syncCatalogue, TooManyRemoteDeletions, type SyncProgress, type SyncResult } from "./engine.ts";
@@ -171,6 +172,11 @@ export interface ExecuteOptions {
   maxAttempts?: number;
   /** Use this client instead of the company's stored connection (tests, tools). */
   client?: CalcomClient;
+  /**
+   * The job's abort signal (graphile-worker's `helpers.abortSignal`): a worker shutting down
+   * interrupts Cal.com requests and waits; the run goes back to QUEUED and `Interrupted` is thrown.
+   */
+  signal?: AbortSignal;
   /** In-process progress (the CLI's bar), besides the ledger row and its NOTIFY. */
   onProgress?: (p: SyncProgress) => void;
   chunkSize?: number;
@@ -187,8 +193,34 @@ export interface RunOutcome {
  * null when the run no longer exists or has already finished (a repeated job does nothing).
  */
 export async function executeRun(runId: string, options: ExecuteOptions): Promise<RunOutcome | null> {
+  throwIfAborted(options.signal, "sync run");
   const existing = await db().syncRun.findUnique({ where: { id: runId } });
   if (!existing || isTerminal(existing.status)) return null;
+  activeRuns.add(runId);
+  try {
+    return await executeClaimedRun(runId, existing, options);
+  } finally {
+    activeRuns.delete(runId);
+  }
+}
+
+/** Runs this process is executing now (see requeueActiveRuns). */
+const activeRuns = new Set<string>();
+
+/**
+ * Last resort of a process that must exit while runs are still executing (its shutdown deadline):
+ * puts them back to QUEUED, so the next worker picks them up instead of finding them RUNNING.
+ */
+export async function requeueActiveRuns(): Promise<number> {
+  if (activeRuns.size === 0) return 0;
+  const { count } = await db().syncRun.updateMany({
+    where: { id: { in: [...activeRuns] }, status: "RUNNING" },
+    data: { status: "QUEUED", progress: 0, error: new Interrupted("sync run").message, errorClass: "Interrupted" },
+  });
+  return count;
+}
+
+async function executeClaimedRun(runId: string, existing: SyncRun, options: ExecuteOptions): Promise<RunOutcome> {
   const span = trace.getActiveSpan();
   span?.setAttributes({ "calsync.company_id": existing.companyId, "calsync.sync_run_id": runId, "calsync.sync.attempt": options.attempt });
   const startedAt = existing.startedAt ?? new Date();
@@ -206,7 +238,7 @@ export async function executeRun(runId: string, options: ExecuteOptions): Promis
   const logger = log("sync");
 
   try {
-    const client = options.client ?? (await clientForCompany(run.companyId));
+    const client = options.client ?? (await clientForCompany(run.companyId, {}, options.signal));
     // A team connection is re-proved before each sync: a user who lost the team's admin role
     // stops syncing it and stops receiving its unscoped webhooks (calcom-ownership.ts).
     await reverifyOwnership(run.companyId, client);
@@ -222,11 +254,12 @@ export async function executeRun(runId: string, options: ExecuteOptions): Promis
       },
     });
     const finishedAt = new Date();
-    const { chunks: _chunks, ...counts } = result;
+    const { chunks: _chunks, skips, ...counts } = result;
     run = await db().syncRun.update({
       where: { id: runId },
       data: {
         ...counts,
+        skips: skips.map((k) => ({ ...k })),
         status: "SUCCEEDED",
         progress: 1,
         finishedAt,
@@ -245,6 +278,16 @@ export async function executeRun(runId: string, options: ExecuteOptions): Promis
     );
     return { run, result };
   } catch (err) {
+    if (isAbort(err, options.signal)) {
+      // A shutdown, not a failure: QUEUED again at once, this attempt not counted (worker/abort.ts).
+      run = await db().syncRun.update({
+        where: { id: runId },
+        data: { status: "QUEUED", progress: 0, created: 0, updated: 0, unchanged: 0, remoteDeleted: 0, error: new Interrupted("sync run").message, errorClass: "Interrupted" },
+      });
+      await notifyRunChanged(runId);
+      logger.info({ companyId: run.companyId, runId }, "sync interrupted by worker shutdown; queued for another worker");
+      throw err instanceof Interrupted ? err : new Interrupted("sync run");
+    }
     const lastAttempt = options.attempt >= (options.maxAttempts ?? options.attempt);
     const retry = isRetryable(err) && !lastAttempt;
     const finishedAt = new Date();
@@ -253,6 +296,8 @@ export async function executeRun(runId: string, options: ExecuteOptions): Promis
       where: { id: runId },
       data: {
         status: retry ? "QUEUED" : "FAILED",
+        skipped: 0,
+        skips: [],
         created: 0,
         updated: 0,
         unchanged: 0,

@@ -10,10 +10,11 @@ import { NotFound } from "../calcom/errors.ts";
 import { NotConnected, clientForCompany } from "../calcom/for-company.ts";
 import type { CalcomClient } from "../calcom/client.ts";
 import { db, pool } from "../db/client.ts";
+import { Interrupted } from "../worker/abort.ts";
 import { log } from "../log.ts";
 import { upsertServices } from "./apply.ts";
 import { invalidateListing } from "./listing-cache.ts";
-import { project } from "./normalise.ts";
+import { project, unstorable } from "./normalise.ts";
 import { companyQueue, isRetryable } from "./runs.ts";
 import { enqueue } from "../worker/enqueue.ts";
 
@@ -56,6 +57,8 @@ export interface RefreshOptions {
   maxAttempts: number;
   /** Use this client instead of the company's stored connection (tests). */
   client?: CalcomClient;
+  /** The job's abort signal: a worker shutting down interrupts the Cal.com call. */
+  signal?: AbortSignal;
 }
 
 /** Sets the status of the company's service for the event type, unless it is LEGACY. */
@@ -83,8 +86,15 @@ export async function refreshEventType(target: RefreshTarget, options: RefreshOp
   const logger = log("sync");
 
   try {
-    const client = options.client ?? (await clientForCompany(companyId));
+    const client = options.client ?? (await clientForCompany(companyId, {}, options.signal));
     const eventType = await client.getEventType(eventTypeId);
+    const why = unstorable(eventType);
+    if (why) {
+      // Not retryable: the same event type would fail the same way. The service says why.
+      await markService(companyId, eventTypeId, "ERROR", `Cal.com event type cannot be stored: ${why}`);
+      logger.warn({ companyId, eventTypeId, reason: why }, "event type skipped: it cannot be stored");
+      return "error";
+    }
     const counts = await upsertServices(pool(), companyId, [project(eventType)]);
     invalidateListing(companyId);
     return counts.created ? "created" : counts.updated ? "updated" : "unchanged";
@@ -94,6 +104,7 @@ export async function refreshEventType(target: RefreshTarget, options: RefreshOp
       invalidateListing(companyId);
       return "remote_deleted";
     }
+    if (err instanceof Interrupted) throw err; // the job is released to another worker
     if (isRetryable(err) && options.attempt < options.maxAttempts) throw err;
     const message = err instanceof NotConnected ? "The company is not connected to Cal.com." : (err as Error).message;
     await markService(companyId, eventTypeId, "ERROR", message.slice(0, 500));

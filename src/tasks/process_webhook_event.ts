@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { log } from "../log.ts";
+import { abortable, Interrupted } from "../worker/abort.ts";
 import { defineTask } from "../worker/traced.ts";
 import { errorLine } from "../webhooks/errors.ts";
 import { processWebhookEvent, recordFailure } from "../webhooks/process.ts";
@@ -22,8 +23,12 @@ export const processWebhookEventTask = defineTask({
   schema: z.object({ eventId: z.uuid() }),
   run: async ({ eventId }, helpers) => {
     try {
-      await processWebhookEvent(eventId);
+      // One short transaction; should it hang (a lock) past the shutdown grace, the job is released
+      // and the transaction dies with the pool. Processing is idempotent, so a commit that still
+      // lands just makes the next attempt a no-op.
+      await abortable(processWebhookEvent(eventId), helpers.abortSignal, "webhook processing");
     } catch (err) {
+      if (err instanceof Interrupted) throw err;
       const lastAttempt = helpers.job.attempts >= helpers.job.max_attempts;
       // Recording must not hide the original error (the database may be the problem).
       const message = errorLine(err);

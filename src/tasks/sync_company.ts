@@ -11,6 +11,6 @@ export const syncCompanyTask = defineTask({
   name: "sync_company",
   schema: z.object({ runId: z.uuid(), companyId: z.uuid().optional() }),
   run: async ({ runId }, helpers) => {
-    await executeRun(runId, { attempt: helpers.job.attempts, maxAttempts: helpers.job.max_attempts });
+    await executeRun(runId, { attempt: helpers.job.attempts, maxAttempts: helpers.job.max_attempts, signal: helpers.abortSignal });
   },
 });

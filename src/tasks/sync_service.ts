@@ -16,6 +16,6 @@ export const syncServiceTask = defineTask({
   name: "sync_service",
   schema: syncServicePayload,
   run: async (target, helpers) => {
-    await refreshEventType(target, { attempt: helpers.job.attempts, maxAttempts: helpers.job.max_attempts });
+    await refreshEventType(target, { attempt: helpers.job.attempts, maxAttempts: helpers.job.max_attempts, signal: helpers.abortSignal });
   },
 });

@@ -30,9 +30,9 @@
  * - A database outage makes every heartbeat stale at once. So nobody is declared dead while the
  *   database itself started less than one bound ago (pg_postmaster_start_time), nor by a worker
  *   whose own beats failed within the last bound (it may be the one cut off).
- * - A RUNNING sync run whose `sync_company` job is released goes back to QUEUED (its error says
- *   why) and is retried by that job; if the killed attempt was the job's last, the run is FAILED
- *   with that reason instead of staying RUNNING forever.
+ * - A RUNNING sync or reconcile run whose job (`sync_company`, `reconcile_company`) is released
+ *   goes back to QUEUED (error class WorkerLost) and is retried by that job; if the killed attempt
+ *   was the job's last, the run is FAILED with that reason instead of staying RUNNING forever.
  */
 import { hostname } from "node:os";
 import type pg from "pg";
@@ -53,11 +53,20 @@ export interface LivenessOptions {
 export interface Recovered {
   workerId: string;
   jobs: number;
-  syncRunsRequeued: number;
-  syncRunsFailed: number;
+  runsRequeued: number;
+  runsFailed: number;
 }
 
 const RECOVERY_LOCK = "calsync:worker-recovery";
+
+/**
+ * The run ledgers whose RUNNING rows belong to a job (payload `runId`): sync and reconcile runs.
+ * Counted together in `Recovered` (runsRequeued / runsFailed).
+ */
+const RUN_LEDGERS = [
+  { task: "sync_company", table: "sync_runs", channel: SYNC_RUN_CHANNEL },
+  { task: "reconcile_company", table: "reconcile_runs", channel: null },
+] as const;
 
 const clamp = (n: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, n));
 
@@ -75,7 +84,7 @@ export async function recoverDeadWorkers(deadAfterMs: number, self?: string): Pr
     for (const r of result) {
       workerJobsReleased.add(r.jobs);
       log("worker").warn(
-        { deadWorkerId: r.workerId, jobsReleased: r.jobs, syncRunsRequeued: r.syncRunsRequeued, syncRunsFailed: r.syncRunsFailed },
+        { deadWorkerId: r.workerId, jobsReleased: r.jobs, runsRequeued: r.runsRequeued, runsFailed: r.runsFailed },
         "released the jobs of a dead worker",
       );
     }
@@ -124,36 +133,34 @@ async function recoverIn(client: pg.ClientBase, deadAfterSeconds: number, self: 
   );
   await client.query("SELECT graphile_worker.force_unlock_workers($1::text[])", [ids]);
 
-  const byWorker = new Map<string, Recovered>(ids.map((id) => [id, { workerId: id, jobs: 0, syncRunsRequeued: 0, syncRunsFailed: 0 }]));
-  const retry: string[] = [];
-  const fail: string[] = [];
-  for (const j of jobs.rows) {
-    const r = byWorker.get(j.locked_by)!;
-    r.jobs++;
-    if (j.task === "sync_company" && j.run_id && /^[0-9a-f-]{36}$/i.test(j.run_id)) (j.last ? fail : retry).push(j.run_id);
-  }
-  for (const [runIds, status] of [[retry, "QUEUED"], [fail, "FAILED"]] as const) {
-    if (runIds.length === 0) continue;
-    const updated = await client.query<{ id: string }>(
-      `UPDATE sync_runs
-          SET status = $2::"SyncRunStatus", progress = 0, error_class = 'WorkerLost',
-              error = $3,
-              finished_at = CASE WHEN $2 = 'FAILED' THEN now() ELSE finished_at END,
-              duration_ms = CASE WHEN $2 = 'FAILED' AND started_at IS NOT NULL
-                                 THEN (extract(epoch FROM now() - started_at) * 1000)::int ELSE duration_ms END
-        WHERE id = ANY($1::uuid[]) AND status = 'RUNNING'
-        RETURNING id::text AS id, pg_notify($4, id::text)`,
-      [runIds, status, status === "QUEUED"
-        ? "its worker stopped without finishing it; retrying"
-        : "its worker stopped during the last attempt", SYNC_RUN_CHANNEL],
-    );
-    const count = updated.rowCount ?? 0;
-    // Attribute the counts to the first dead worker holding such a job (one job per run).
-    for (const j of jobs.rows) {
-      if (j.run_id && runIds.includes(j.run_id)) {
+  const byWorker = new Map<string, Recovered>(ids.map((id) => [id, { workerId: id, jobs: 0, runsRequeued: 0, runsFailed: 0 }]));
+  for (const j of jobs.rows) byWorker.get(j.locked_by)!.jobs++;
+  for (const ledger of RUN_LEDGERS) {
+    for (const last of [false, true]) {
+      const held = jobs.rows.filter((j) => j.task === ledger.task && j.last === last && j.run_id && /^[0-9a-f-]{36}$/i.test(j.run_id));
+      if (held.length === 0) continue;
+      const updated = await client.query<{ id: string }>(
+        `UPDATE ${ledger.table}
+            SET status = $2::"SyncRunStatus", error_class = 'WorkerLost', error = $3,
+                ${ledger.table === "sync_runs" ? "progress = 0," : ""}
+                finished_at = CASE WHEN $2 = 'FAILED' THEN now() ELSE finished_at END,
+                duration_ms = CASE WHEN $2 = 'FAILED' AND started_at IS NOT NULL
+                                   THEN (extract(epoch FROM now() - started_at) * 1000)::int ELSE duration_ms END
+          WHERE id = ANY($1::uuid[]) AND status = 'RUNNING'
+          RETURNING id::text AS id${ledger.channel ? ", pg_notify($4, id::text)" : ""}`,
+        [
+          held.map((j) => j.run_id),
+          last ? "FAILED" : "QUEUED",
+          last ? "its worker stopped during the last attempt" : "its worker stopped without finishing it; retrying",
+          ...(ledger.channel ? [ledger.channel] : []),
+        ],
+      );
+      const changed = new Set(updated.rows.map((r) => r.id));
+      for (const j of held) {
+        if (!changed.has(j.run_id!)) continue;
         const r = byWorker.get(j.locked_by)!;
-        if (status === "QUEUED") r.syncRunsRequeued = Math.min(count, r.syncRunsRequeued + 1);
-        else r.syncRunsFailed = Math.min(count, r.syncRunsFailed + 1);
+        if (last) r.runsFailed++;
+        else r.runsRequeued++;
       }
     }
   }

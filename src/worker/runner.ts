@@ -8,6 +8,8 @@ import { env } from "../config.ts";
 import { pool } from "../db/client.ts";
 import { log } from "../log.ts";
 import { taskList } from "../tasks/index.ts";
+import { requeueActiveRuns } from "../sync/runs.ts";
+import { Interrupted, releaseWorker } from "./abort.ts";
 import { enqueue } from "./enqueue.ts";
 import { startLiveness, type LivenessOptions } from "./liveness.ts";
 
@@ -22,15 +24,25 @@ export interface WorkerOptions {
    * calsync was down (Default: false; `serve` and `worker` turn it on).
    */
   reconcileAtStartup?: boolean;
+  /** Running jobs' time to finish after stop() before their abort signal fires (Default: SHUTDOWN_GRACE_MS). */
+  shutdownGraceMs?: number;
   /** Heartbeat and dead-worker recovery (Default: WORKER_DEAD_AFTER_SECONDS; see liveness.ts). */
   liveness?: Partial<LivenessOptions>;
 }
+
+/**
+ * How long running jobs may go on after a stop is asked for, before their abort signal fires
+ * (Default here: 2 s, so a shutdown ends well within the 10 s a supervisor gives; see abort.ts).
+ */
+export const SHUTDOWN_GRACE_MS = 2_000;
 
 function workerLogger(): WorkerLogger {
   const logger = log("worker");
   return new WorkerLogger(() => (level, message, meta) => {
     const fields = { scope: meta?.["scope"] };
-    if (level === "error") logger.error(fields, message);
+    // A job interrupted by shutdown is not an error (it is released to another worker).
+    if (meta?.["error"] instanceof Interrupted) logger.debug(fields, message);
+    else if (level === "error") logger.error(fields, message);
     else if (level === "warning") logger.warn(fields, message);
     else logger.debug(fields, message);
   });
@@ -68,30 +80,44 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   }
 
   const supervise = (incarnation: Incarnation) => {
+    let restarted = false;
+    const restart = (why: string) => {
+      if (restarted || stopping || incarnation !== current) return;
+      restarted = true;
+      logger.error({ workerId: incarnation.workerId, err: why }, "worker stopped unexpectedly; restarting it");
+      // Its shutdown may wait on the database (outcome writes retried for minutes): do not wait for it.
+      void incarnation.runner.kill().catch(() => {});
+      restarting = (async () => {
+        await incarnation.liveness.stop({ releaseOwnJobs: true });
+        for (let attempt = 0; ; attempt++) {
+          if (stopping) return;
+          try {
+            current = await startOnce(options, events);
+            supervise(current);
+            logger.info({ workerId: current.workerId, previousWorkerId: incarnation.workerId }, "worker restarted");
+            return;
+          } catch (e) {
+            const wait = RESTART_BACKOFF_MS[Math.min(attempt, RESTART_BACKOFF_MS.length - 1)]!;
+            logger.warn({ err: (e as Error).message, retryInMs: wait }, "worker could not restart yet");
+            await new Promise((r) => setTimeout(r, wait));
+          }
+        }
+      })();
+    };
+    // graphile-worker starts a graceful shutdown of its own when it cannot record outcomes; that
+    // shutdown can hang while the database is away, so the restart begins at the event.
+    const onShutdown = ({ workerPool, message }: { workerPool: { id: string }; message: string }) => {
+      if (workerPool.id === incarnation.workerId) restart(message);
+    };
+    events.on("pool:gracefulShutdown", onShutdown);
     void incarnation.runner.promise
       .then(
-        () => null,
-        (err: unknown) => err as Error,
+        () => "stopped",
+        (err: unknown) => (err as Error)?.message ?? String(err),
       )
-      .then((err) => {
-        if (stopping || incarnation !== current) return;
-        logger.error({ workerId: incarnation.workerId, err: err?.message ?? "stopped" }, "worker stopped unexpectedly; restarting it");
-        restarting = (async () => {
-          await incarnation.liveness.stop({ releaseOwnJobs: true });
-          for (let attempt = 0; ; attempt++) {
-            if (stopping) return;
-            try {
-              current = await startOnce(options, events);
-              supervise(current);
-              logger.info({ workerId: current.workerId, previousWorkerId: incarnation.workerId }, "worker restarted");
-              return;
-            } catch (e) {
-              const wait = RESTART_BACKOFF_MS[Math.min(attempt, RESTART_BACKOFF_MS.length - 1)]!;
-              logger.warn({ err: (e as Error).message, retryInMs: wait }, "worker could not restart yet");
-              await new Promise((r) => setTimeout(r, wait));
-            }
-          }
-        })();
+      .then((why) => {
+        events.removeListener("pool:gracefulShutdown", onShutdown);
+        restart(why);
       });
   };
   supervise(current);
@@ -109,11 +135,25 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
         await last.runner.stop();
       } catch {
         /* already stopped (it failed on its own) */
+      }
+      try {
+        // Jobs interrupted by the stop are due again at once, for another worker (abort.ts).
+        await releaseWorker(last.workerId);
       } finally {
         await last.liveness.stop();
       }
     },
   };
+}
+
+/**
+ * The last resort of a process that must exit before its jobs ended (its shutdown deadline):
+ * unlocks every job and queue of this worker and puts its running sync runs back to QUEUED, so
+ * another worker takes them at once instead of after graphile-worker's 4-hour lock timeout.
+ */
+export async function forceRelease(worker: WorkerHandle): Promise<void> {
+  await requeueActiveRuns();
+  await releaseWorker(worker.workerId);
 }
 
 interface Incarnation {
@@ -146,6 +186,8 @@ async function startOnce(options: WorkerOptions, events: WorkerEvents): Promise<
           // instead of an unhandled rejection that kills the process.
           completeJobBatchDelay: 0,
           failJobBatchDelay: 0,
+          // Then helpers.abortSignal fires: Cal.com calls and waits end with `Interrupted` (abort.ts).
+          gracefulShutdownAbortTimeout: options.shutdownGraceMs ?? SHUTDOWN_GRACE_MS,
         },
       },
     });

@@ -9,6 +9,7 @@ import type { JobHelpers, Task } from "graphile-worker";
 import type { z } from "zod";
 import { CORRELATION_BAGGAGE_KEY, log } from "../log.ts";
 import { jobDuration, jobsTotal } from "../metrics.ts";
+import { Interrupted, isAbort, noteInterrupted } from "./abort.ts";
 
 const tracer = trace.getTracer("calsync");
 
@@ -65,7 +66,7 @@ export function traced<S extends z.ZodType>(def: TaskDefinition<S>): Task {
         },
         async (span) => {
           const started = performance.now();
-          let outcome: "success" | "failure" = "failure";
+          let outcome: "success" | "failure" | "interrupted" = "failure";
           try {
             const parsed = def.schema.safeParse(payload);
             if (!parsed.success) {
@@ -77,6 +78,14 @@ export function traced<S extends z.ZodType>(def: TaskDefinition<S>): Task {
             outcome = "success";
           } catch (err) {
             const e = err as Error;
+            if (helpers.abortSignal.aborted && isAbort(err, helpers.abortSignal)) {
+              // Not a failure: the worker is stopping; the job is released to another (abort.ts).
+              noteInterrupted(String(helpers.job.id));
+              outcome = "interrupted";
+              span.addEvent("calsync.job.interrupted");
+              logger.info({ task: def.name, jobId: helpers.job.id }, "job interrupted by worker shutdown; released for another worker");
+              throw err instanceof Interrupted ? err : new Interrupted(def.name);
+            }
             span.recordException(e);
             span.setStatus({ code: SpanStatusCode.ERROR, message: e.message });
             logger.warn(

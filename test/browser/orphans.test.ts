@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Page } from "playwright-core";
 import { encodeGlobalID } from "@pothos/plugin-relay";
 import { ADMIN_TOKEN } from "../support/app.ts";
+import { createService } from "../factories.ts";
+import { invalidateListing } from "../../src/sync/listing-cache.ts";
 import { loadLegacy, serviceIds } from "../support/legacy.ts";
 import { axe, screenshot, signIn, startBrowserHarness, type BrowserHarness } from "./support.ts";
 
@@ -91,6 +93,21 @@ describe("orphans on the dashboard", () => {
     await page.getByText("service.unlinked").first().waitFor();
     await expect(axe(page)).resolves.toEqual([]);
     await screenshot(page, "14-audit-trail");
+  });
+
+  it("still lists the orphans, and says why there are no suggestions, when Cal.com cannot be reached", async () => {
+    await createService(legacy.connected.id, { name: "Neue Leistung", slug: null, syncStatus: "NEVER_SYNCED" });
+    invalidateListing();
+    b.h.fake.fault({ path: /event-types/, status: 503, times: Infinity });
+    try {
+      const page = await b.newPage();
+      await signIn(page, b.url, ADMIN_TOKEN, `/dashboard#/company/${encodeURIComponent(encodeGlobalID("Company", legacy.connected.id))}/orphans`);
+      await page.getByRole("rowheader", { name: "Neue Leistung" }).waitFor();
+      await expect.poll(() => page.locator("#tab-body .alert").innerText()).toContain("No suggestions right now");
+      await screenshot(page, "16-orphans-calcom-down");
+    } finally {
+      b.h.fake.clearFaults();
+    }
   });
 
   it("sent no request beyond 127.0.0.1", () => {

@@ -3,7 +3,7 @@
  * when the database is back both recover without restarting calsync, and the queue drains.
  * The test runs its own embedded PostgreSQL (same port on restart) so it can stop it.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -75,7 +75,9 @@ describe("a database outage under traffic", () => {
       const c = await counts(url, company.id, "outage-");
       return c.processed === 300 ? c : null;
     }, 40_000, 250).catch((err: Error) => {
-      throw new Error(`${err.message}\n${app.output().slice(-6000)}`);
+      const file = join(tmpdir(), `calsync-outage-${process.pid}.log`);
+      writeFileSync(file, app.output());
+      throw new Error(`${err.message} (calsync's output: ${file})\n${app.output().slice(-3000)}`);
     });
     expect(done).toEqual({ total: 300, processed: 300, multiApplied: 0, bookings: 300 });
     expect(app.child.exitCode).toBeNull();

@@ -160,7 +160,7 @@ describe("a worker killed with SIGKILL", () => {
       expect(finished).toMatchObject({ status: "SUCCEEDED", created: 25, attempts: 2, error: null });
       expect(await db().service.count({ where: { companyId: company.id } })).toBe(25);
       const recovery = b.lines().find((l) => l["msg"] === "released the jobs of a dead worker");
-      expect(recovery).toMatchObject({ deadWorkerId: a.workerId, jobsReleased: 1, syncRunsRequeued: 1 });
+      expect(recovery).toMatchObject({ deadWorkerId: a.workerId, jobsReleased: 1, runsRequeued: 1 });
     } finally {
       await fake.close();
     }

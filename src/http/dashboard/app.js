@@ -11,6 +11,8 @@ import * as Q from "./queries.js";
 const TOKEN_KEY = "calsync.token";
 const REFRESH_MS = 5000;
 const PAGE = 50;
+/** The API's largest page (MAX_PAGE_SIZE): longer lists are read page by page. */
+const MAX_PAGE = 100;
 const SYNC_STATUSES = ["SYNCED", "PENDING", "ERROR", "NEVER_SYNCED", "LEGACY", "REMOTE_DELETED"];
 const WEBHOOK_STATUSES = ["RECEIVED", "PROCESSED", "FAILED", "IGNORED", "INVALID", "UNMATCHED"];
 const TABS = [
@@ -223,6 +225,25 @@ async function subscribe(query, variables, onNext, signal) {
       }
     }
   }
+}
+
+/**
+ * Reads `limit` items of a connection, page by page (at most MAX_PAGE each), and returns the
+ * last page's connection with every edge read so far.
+ */
+async function readPages(query, variables, limit, pick) {
+  let after = null;
+  let edges = [];
+  let conn = null;
+  while (edges.length < limit) {
+    const data = await gql(query, { ...variables, first: Math.min(MAX_PAGE, limit - edges.length), after });
+    conn = pick(data);
+    if (!conn) return null;
+    edges = edges.concat(conn.edges);
+    if (!conn.pageInfo.hasNextPage) break;
+    after = conn.pageInfo.endCursor;
+  }
+  return { ...conn, edges };
 }
 
 // ---------- sign in / out ----------
@@ -573,9 +594,8 @@ const TAB_VIEWS = {
       const filter = {};
       if (status.value) filter.syncStatus = [status.value];
       if (search.value.trim()) filter.search = search.value.trim();
-      const { company } = await gql(Q.SERVICES, { id, first: limit, after: null, filter });
-      if (!company) return;
-      const conn = company.services;
+      const conn = await readPages(Q.SERVICES, { id, filter }, limit, (d) => d.company?.services);
+      if (!conn) return;
       count.textContent = `${conn.totalCount} service${conn.totalCount === 1 ? "" : "s"}`;
       if (holdsFocus(list)) return;
       replace(
@@ -712,8 +732,18 @@ const TAB_VIEWS = {
         throw err;
       }
       if (!company) return;
+      let candidates = [];
+      let suggestionsError = null;
+      if (company.calcomConnected) {
+        try {
+          candidates = (await gql(Q.SUGGESTIONS, { id })).company?.linkSuggestions ?? [];
+        } catch (err) {
+          if (err.code === "UNAUTHENTICATED") throw err;
+          suggestionsError = err.message;
+        }
+      }
       const byService = new Map();
-      for (const s of company.linkSuggestions) {
+      for (const s of candidates) {
         const l = byService.get(s.service.id) ?? [];
         l.push(s);
         byService.set(s.service.id, l);
@@ -723,6 +753,7 @@ const TAB_VIEWS = {
       if (!holdsFocus(list)) {
         replace(
           list,
+          suggestionsError ? el("p", { class: "alert" }, `No suggestions right now: ${suggestionsError}`) : null,
           tableOf(
             ["Service", "#Duration", "Suggested Cal.com event types", "Other actions"],
             company.orphans.edges.map(({ node: s }) => {
@@ -760,7 +791,7 @@ const TAB_VIEWS = {
                           ),
                         ),
                       )
-                    : el("span", { class: "muted" }, "no match on Cal.com"),
+                    : el("span", { class: "muted" }, suggestionsError ? "—" : company.calcomConnected ? "no match on Cal.com" : "connect Cal.com for suggestions"),
                 ),
                 el(
                   "td",
@@ -786,6 +817,9 @@ const TAB_VIEWS = {
             }),
             "No orphaned services: every active service is on Cal.com.",
           ),
+          company.orphans.totalCount > company.orphans.edges.length
+            ? el("p", { class: "muted" }, `Showing the first ${company.orphans.edges.length} of ${company.orphans.totalCount} orphans; the rest appear as these are settled (or filter them on the Services tab).`)
+            : null,
         );
       }
       if (!holdsFocus(legacyList)) {
@@ -884,9 +918,8 @@ const TAB_VIEWS = {
       }
     };
     const load = async () => {
-      const { company } = await gql(Q.WEBHOOK_EVENTS, { id, status: status.value || null, first: limit, after: null });
-      if (!company) return;
-      const conn = company.webhookEvents;
+      const conn = await readPages(Q.WEBHOOK_EVENTS, { id, status: status.value || null }, limit, (d) => d.company?.webhookEvents);
+      if (!conn) return;
       count.textContent = `${conn.totalCount} event${conn.totalCount === 1 ? "" : "s"}`;
       if (holdsFocus(list)) return;
       const rows = [];

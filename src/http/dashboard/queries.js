@@ -80,14 +80,18 @@ export const ORPHANS = `query Orphans($id: ID!) {
   company(id: $id) {
     id calcomConnected
     coverage { ${COVERAGE} }
-    orphans: services(first: 200, filter: { syncStatus: [NEVER_SYNCED], isActive: true }) {
+    orphans: services(first: 100, filter: { syncStatus: [NEVER_SYNCED], isActive: true }) {
       totalCount edges { node { ${SERVICE_BRIEF} } }
     }
-    legacy: services(first: 200, filter: { syncStatus: [LEGACY] }) {
+    legacy: services(first: 100, filter: { syncStatus: [LEGACY] }) {
       totalCount edges { node { ${SERVICE_BRIEF} } }
     }
-    linkSuggestions { calcomEventTypeId title slug lengthInMinutes score rank ambiguous service { id } }
   }
+}`;
+
+// Apart from ORPHANS: suggestions read Cal.com, which may be down while the catalogue is not.
+export const SUGGESTIONS = `query Suggestions($id: ID!) {
+  company(id: $id) { id linkSuggestions { calcomEventTypeId title slug lengthInMinutes score rank ambiguous service { id } } }
 }`;
 
 export const LINK_SERVICE = `mutation Link($serviceId: ID!, $eventTypeId: Int!) {
