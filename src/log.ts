@@ -17,26 +17,58 @@ export function currentCorrelationId(): string | undefined {
   return propagation.getBaggage(context.active())?.getEntry(CORRELATION_BAGGAGE_KEY)?.value;
 }
 
-const REDACT = [
-  "apiKey",
-  "webhookSecret",
-  "secret",
-  "token",
-  "password",
-  "authorization",
-  "*.apiKey",
-  "*.webhookSecret",
-  "*.secret",
-  "*.token",
-  "*.password",
-  "*.authorization",
-  "req.headers.authorization",
-  'req.headers["x-cal-signature-256"]',
-  "headers.authorization",
-  "*.attendees",
-  "*.email",
-  "*.name",
+/** Header paths redacted by pino itself (fixed depth). Everything else: see `redactDeep`. */
+const REDACT = ['req.headers.authorization', 'req.headers["x-cal-signature-256"]', "headers.authorization"];
+
+export const REDACTED = "[redacted]";
+
+/**
+ * Keys whose values never reach a log line, at any depth: credentials, and the personal data
+ * Cal.com payloads carry (attendees, names, e-mail addresses, phone numbers, booking responses).
+ * Matched case-insensitively on the key alone, wherever it sits: `payload.attendees[0].email`,
+ * `booking.responses.phone`, `user.name`, …
+ */
+const SECRET_KEYS = ["apikey", "webhooksecret", "secret", "token", "password", "authorization", "x-cal-signature-256", "signature"];
+const PERSONAL_KEYS = [
+  "attendees", "attendee", "guests", "responses", "email", "emails", "useremail", "userprimaryemail", "attendeeemail",
+  "cancelledby", "cancelledbyemail", "rescheduledby", "organizer", "firstname", "lastname", "fullname", "attendeename",
+  "phone", "phonenumber", "attendeephonenumber", "smsremindernumber", "location", "notes", "description",
 ];
+const REDACTED_KEYS: ReadonlySet<string> = new Set([...SECRET_KEYS, ...PERSONAL_KEYS]);
+
+/** Parents under which `name` names an error (kept), not a person (redacted). */
+const ERROR_KEYS: ReadonlySet<string> = new Set(["err", "error", "cause", "errors"]);
+
+/** Deeper than this, a log value is replaced whole (log lines are small; this bounds the walk). */
+const MAX_DEPTH = 10;
+
+function isErrorLike(o: Record<string, unknown>): boolean {
+  return typeof o["message"] === "string" && (typeof o["stack"] === "string" || typeof o["type"] === "string" || typeof o["code"] === "string");
+}
+
+/**
+ * A copy of a log object with personal data and credentials redacted at any depth, by key.
+ * `name` is redacted too (a person's name), except where it names an error: under `err`/`error`/
+ * `cause`, or in an error-like object (one with a message and a stack, type or code). Error
+ * instances are left to pino's error serializer (their name and message are kept).
+ */
+export function redactDeep(value: unknown, parentKey = "", depth = 0, seen = new WeakSet<object>()): unknown {
+  if (value === null || typeof value !== "object") return value;
+  if (value instanceof Error || value instanceof Date || Buffer.isBuffer(value)) return value;
+  if (depth >= MAX_DEPTH) return REDACTED;
+  if (seen.has(value)) return "[circular]";
+  seen.add(value);
+  if (Array.isArray(value)) return value.map((v) => redactDeep(v, parentKey, depth + 1, seen));
+  const source = value as Record<string, unknown>;
+  const keepName = ERROR_KEYS.has(parentKey.toLowerCase()) || isErrorLike(source);
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(source)) {
+    const k = key.toLowerCase();
+    if (REDACTED_KEYS.has(k) || (k === "name" && !keepName && typeof v !== "undefined")) out[key] = REDACTED;
+    else out[key] = redactDeep(v, key, depth + 1, seen);
+  }
+  return out;
+}
 
 function correlationFields(): Record<string, string> {
   try {
@@ -92,8 +124,12 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       base: { service: "calsync" },
       timestamp: pino.stdTimeFunctions.isoTime,
       messageKey: "msg",
-      formatters: { level: (label) => ({ level: label }) },
-      redact: { paths: REDACT, censor: "[redacted]" },
+      formatters: {
+        level: (label) => ({ level: label }),
+        // Personal data and credentials, at any depth (pino's own redaction is fixed-depth).
+        log: (object) => redactDeep(object) as Record<string, unknown>,
+      },
+      redact: { paths: REDACT, censor: REDACTED },
       mixin: correlationFields,
     },
     safe(options.destination ?? pino.destination({ fd: defaultFd, sync: false })),

@@ -37,6 +37,51 @@ describe("logging", () => {
     expect(lines[0]).toMatchObject({ apiKey: "[redacted]", nested: { webhookSecret: "[redacted]", token: "[redacted]" } });
   });
 
+  it("redacts personal data at any depth, by key, and keeps error names", () => {
+    const lines = capture();
+    const personal = {
+      triggerEvent: "BOOKING_CREATED",
+      payload: {
+        organizer: { name: "Olivia Organizer", email: "owner@example.net" },
+        attendees: [{ name: "Jane Doe", email: "jdoe@example.com", phoneNumber: "+15551234567" }],
+        responses: { name: { value: "Jane Doe" }, email: { value: "jdoe@example.com" }, notes: { value: "allergic to nuts" } },
+        deeper: { still: { user: { name: "Jane Doe", Email: "jdoe@example.com", phone: "+15551234567" } } },
+      },
+    };
+    log("webhook").warn({ body: personal, companyId: "c1" }, "personal data at depth");
+    log("webhook").error({ err: { name: "PrismaClientKnownRequestError", code: "P2002", message: "unique constraint" } }, "plain error object");
+    log("webhook").error({ err: new TypeError("boom") }, "error instance");
+    log("sync").warn({ failure: { name: "TimeoutError", message: "Cal.com timed out", code: "ETIMEDOUT" } }, "error-like object");
+    const text = JSON.stringify(lines);
+    for (const secret of ["Jane Doe", "Olivia Organizer", "jdoe@example.com", "owner@example.net", "+15551234567", "allergic"]) {
+      expect(text).not.toContain(secret);
+    }
+    expect(lines[0]).toMatchObject({
+      companyId: "c1",
+      body: {
+        triggerEvent: "BOOKING_CREATED",
+        payload: { organizer: "[redacted]", attendees: "[redacted]", responses: "[redacted]", deeper: { still: { user: { name: "[redacted]", Email: "[redacted]", phone: "[redacted]" } } } },
+      },
+    });
+    expect(lines[1]).toMatchObject({ err: { name: "PrismaClientKnownRequestError", code: "P2002", message: "unique constraint" } });
+    expect(lines[2]).toMatchObject({ err: { type: "TypeError", message: "boom" } });
+    expect(lines[3]).toMatchObject({ failure: { name: "TimeoutError", code: "ETIMEDOUT" } });
+  });
+
+  it("keeps personal data of a real delivery out of the log, whatever its nesting", async () => {
+    const lines = capture();
+    // An unsigned delivery with personal data nested deep: rejected, and nothing of it logged.
+    const res = await t
+      .http()
+      .post("/webhooks/calcom")
+      .set("content-type", "application/json")
+      .send({ triggerEvent: "BOOKING_CREATED", payload: { a: { b: { c: { attendees: [{ name: "Jane Doe", email: "jdoe@example.com" }] } } } } });
+    expect(res.status).toBe(401);
+    const text = JSON.stringify(lines);
+    expect(text).not.toContain("Jane Doe");
+    expect(text).not.toContain("jdoe@example.com");
+  });
+
   it("adds trace_id and span_id inside a span", () => {
     const lines = capture();
     trace.getTracer("test").startActiveSpan("unit", (span) => {

@@ -202,3 +202,23 @@ describe("Query.webhookEvents", () => {
     expect(own.body.data.webhookEvents.totalCount).toBe(ids.length);
   });
 });
+
+describe("the unscoped lookup", () => {
+  it("finds the company of an event type through an index on calcom_event_type_id alone (no scan of every service)", async () => {
+    const client = await pool().connect();
+    try {
+      await client.query("BEGIN");
+      await client.query("SET LOCAL enable_seqscan = off");
+      const { rows } = await client.query<{ "QUERY PLAN": string }>(
+        "EXPLAIN SELECT DISTINCT company_id FROM services WHERE calcom_event_type_id = $1",
+        [424_242],
+      );
+      const plan = rows.map((r) => r["QUERY PLAN"]).join("\n");
+      expect(plan).toContain("services_calcom_event_type_id_idx");
+      expect(plan).not.toContain("Seq Scan");
+      await client.query("ROLLBACK");
+    } finally {
+      client.release();
+    }
+  });
+});

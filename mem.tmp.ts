@@ -1,0 +1,10 @@
+import v8 from "node:v8";
+const { serve } = await import("./src/http/server.ts");
+await serve({ worker: true });
+await new Promise((r) => setTimeout(r, 5000));
+(globalThis as any).gc();
+const mu = process.memoryUsage();
+console.error(JSON.stringify(Object.fromEntries(Object.entries(mu).map(([k, v]) => [k, Math.round(v / 1e6)]))));
+for (const s of v8.getHeapSpaceStatistics()) if (s.space_size > 1e6) console.error(s.space_name, Math.round(s.space_size / 1e6), Math.round(s.space_used_size / 1e6));
+if (process.env.SNAP) console.error(v8.writeHeapSnapshot("/tmp/ops-heap.heapsnapshot"));
+process.exit(0);
