@@ -27,11 +27,11 @@ if [ -n "$admin_url" ]; then
   psql "$admin_url" -qc "CREATE DATABASE $db" >/dev/null
   export DATABASE_URL="${admin_url%/*}/$db"
 fi
-start=$(node -p 'require("./package.json").scripts.start')
+start=$(node -p 'require("./package.json").scripts.start.replace(/^exec /, "")')
 $start >"$log" 2>&1 &
 pid=$!
-for _ in $(seq 1 300); do grep -q "GraphiQL:" "$log" && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-url=$(sed -n 's/.*GraphiQL: *\(http:[^ ]*\)\/graphql.*/\1/p' "$log" | head -1)
+for _ in $(seq 1 300); do grep -qE "Graph(i)?QL:" "$log" && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+url=$(sed -En 's/.*Graph(i)?QL: *(http:[^ ]*)\/graphql.*/\2/p' "$log" | head -1)
 [ -n "$url" ] || { cat "$log"; exit 1; }
 gql() { curl -fsS "$url/graphql" -H "authorization: Bearer $ADMIN_TOKEN" -H 'content-type: application/json' -d "$1" >/dev/null; }
 gql '{"query":"mutation { createCompany(input: {name: \"Metrics\", slug: \"metrics\"}) { id } }"}'

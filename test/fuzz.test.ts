@@ -77,7 +77,8 @@ describe("webhook endpoint fuzzing", () => {
         fc.constantFrom<Sig>("right", "wrong", "malformed", "none", "no-secret", "shared"),
         fc.option(fc.constantFrom("application/json", "application/x-www-form-urlencoded", "text/plain; charset=utf-16", "application/json; charset=latin1", "multipart/form-data", "garbage/;;;"), { nil: null }),
         fc.option(fc.integer({ min: 1, max: 512 }), { nil: undefined }),
-        async (body, p, sig, contentType, chunkSize) => {
+        fc.option(fc.constantFrom("gzip", "deflate", "br", "identity", "x-unknown"), { nil: undefined }),
+        async (body, p, sig, contentType, chunkSize, contentEncoding) => {
           await pool().query("DELETE FROM rate_limits");
           forgetBlockedAddresses();
           const raw = Buffer.isBuffer(body) ? body : Buffer.from(body, "utf8");
@@ -97,7 +98,9 @@ describe("webhook endpoint fuzzing", () => {
           const stored = async () =>
             (await pool().query<{ n: number }>("SELECT coalesce(sum(1 + duplicate_count), 0)::int AS n FROM webhook_events WHERE body_sha256 = $1", [hash])).rows[0]!.n;
           const before = await stored();
-          const res = await deliver(t, path, raw, { signature, contentType, ...(chunkSize ? { chunkSize } : {}) });
+          const res = await deliver(t, path, raw, {
+            signature, contentType, ...(chunkSize ? { chunkSize } : {}), ...(contentEncoding ? { headers: { "content-encoding": contentEncoding } } : {}),
+          });
           expect(WEBHOOK_STATUSES, `${res.status} ${res.text}`).toContain(res.status);
           const signedRight = (sig === "right" && p.kind !== "random") || (sig === "shared" && p.kind === "unscoped");
           const after = await stored();

@@ -106,6 +106,32 @@ describe("CORS", () => {
   });
 });
 
+describe("security configuration", () => {
+  it("a bad value stops start-up with one line naming the variable", () => {
+    const key = Buffer.alloc(32, 1).toString("base64");
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ METRICS_TOKEN: "short" }, /^invalid configuration: METRICS_TOKEN must be at least 16 characters/],
+      [{ METRICS_PORT: "70000" }, /^invalid configuration: METRICS_PORT must be a port number/],
+      [{ TRUST_PROXY: "everyone" }, /^invalid configuration: TRUST_PROXY must be true, false, a hop count/],
+      [{ HTTP_HEADERS_TIMEOUT_MS: "20000", HTTP_REQUEST_TIMEOUT_MS: "10000" }, /^invalid configuration: HTTP_HEADERS_TIMEOUT_MS must not exceed HTTP_REQUEST_TIMEOUT_MS/],
+      [{ SECRETS_KEY_PREVIOUS: key }, /^invalid configuration: SECRETS_KEY_PREVIOUS needs SECRETS_KEY/],
+      [{ SECRETS_KEY: key, SECRETS_KEY_PREVIOUS: key }, /^invalid configuration: SECRETS_KEY_PREVIOUS must differ from SECRETS_KEY/],
+      [{ SECRETS_KEY: key, SECRETS_KEY_PREVIOUS: "not-base64!" }, /^invalid configuration: SECRETS_KEY_PREVIOUS must be 32 random bytes/],
+    ];
+    for (const [vars, message] of cases) {
+      let error: Error | undefined;
+      try {
+        parseEnv(vars);
+      } catch (err) {
+        error = err as Error;
+      }
+      expect(error?.message.split("\n"), JSON.stringify(vars)).toHaveLength(1);
+      expect(error?.message, JSON.stringify(vars)).toMatch(message);
+    }
+    expect(parseEnv({ TRUST_PROXY: "10.0.0.0/8, 192.168.1.1" }).TRUST_PROXY).toBe("10.0.0.0/8, 192.168.1.1");
+  });
+});
+
 describe("GET /metrics", () => {
   it("needs the bearer token when METRICS_TOKEN is set, and names no tenant without it", async () => {
     const c = await createCompany({ slug: `tenant-${randomUUID().slice(0, 8)}` });

@@ -39,9 +39,8 @@ afterEach(() => {
 /** The command `npm start` runs, from package.json, as argv (it must start with `node`). */
 function productionCommand(): string[] {
   const pkg = JSON.parse(readFileSync("package.json", "utf8")) as { scripts: Record<string, string> };
-  const argv = pkg.scripts["start"]!.split(/\s+/);
-  // `exec` only replaces npm's shell with node, so a signal to npm reaches the server (issue 8).
-  if (argv[0] === "exec") argv.shift();
+  // `exec` lets npm's shell hand the signals to node (no shell process in between).
+  const argv = pkg.scripts["start"]!.replace(/^exec /, "").split(/\s+/);
   expect(argv[0], "npm start runs node itself, no tsx or other launcher").toBe("node");
   return argv.slice(1);
 }
@@ -56,7 +55,7 @@ async function start(env: Record<string, string>) {
   const url = await new Promise<string>((resolve, reject) => {
     child.stdout.on("data", (d) => {
       out += d;
-      const m = /GraphiQL:\s+(http:\/\/\S+)\/graphql/.exec(out);
+      const m = /(?:GraphiQL|GraphQL):\s+(http:\/\/\S+)\/graphql/.exec(out);
       if (m) resolve(m[1]!);
     });
     child.once("exit", (code) => reject(new Error(`server exited early (${code}): ${out}`)));

@@ -57,8 +57,11 @@ async function loadSecrets(companyId: string): Promise<CachedSecret[]> {
 
 // `fetch` shares one load between concurrent deliveries; `delete` aborts a load in flight, so an
 // invalidation is never overwritten by a load that started before it.
+// maxSize (one unit per company) rather than max: the same bound, without lru-cache preallocating
+// arrays for every possible entry in every process (see also `unknown` below).
 const cache = new LRUCache<string, CachedSecret[]>({
-  max: 10_000,
+  maxSize: 10_000,
+  sizeCalculation: () => 1,
   ttl: SECRET_CACHE_TTL_MS,
   fetchMethod: (companyId) => loadSecrets(companyId),
 });
@@ -70,7 +73,7 @@ export const UNKNOWN_CACHE_TTL_MS = 10_000;
  * Negative cache, apart from the real entries: a flood of random company ids fills this one and
  * can never evict the secrets of real companies (nor cost a read per repeated id).
  */
-const unknown = new LRUCache<string, true>({ max: 100_000, ttl: UNKNOWN_CACHE_TTL_MS });
+const unknown = new LRUCache<string, true>({ maxSize: 100_000, sizeCalculation: () => 1, ttl: UNKNOWN_CACHE_TTL_MS });
 
 function usable(secrets: CachedSecret[]): string[] {
   const now = Date.now();

@@ -71,7 +71,10 @@ export function installSecurityHeaders(app: FastifyInstance): void {
     }
     if (!reply.hasHeader("content-security-policy")) {
       const type = String(reply.getHeader("content-type") ?? "");
-      reply.header("content-security-policy", type.startsWith("text/html") ? PAGE_CSP : DATA_CSP);
+      // A script's own policy governs it when it runs as a worker (GraphiQL's editor workers):
+      // it gets the page policy; HTML gets it too; everything else is inert data.
+      const executable = type.startsWith("text/html") || /javascript/.test(type);
+      reply.header("content-security-policy", executable ? PAGE_CSP : DATA_CSP);
     }
     // CORS answers differ by Origin: shared caches must keep them apart.
     if (req.url.startsWith("/graphql")) {

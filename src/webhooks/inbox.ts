@@ -12,7 +12,7 @@ import { randomBytes } from "node:crypto";
 import type pg from "pg";
 import type { WebhookEventStatus } from "../generated/prisma/enums.ts";
 import { inboxPool } from "../db/client.ts";
-import { enqueue } from "../worker/enqueue.ts";
+import { publishWith } from "../worker/enqueue.ts";
 import type { MatchKeys } from "./match.ts";
 import { jsonbSafe, mayHoldUnsafeEscapes, textSafe } from "./safe-json.ts";
 
@@ -70,26 +70,36 @@ interface Row {
   rawBytes: Buffer | null;
 }
 
-async function insertOrCount(client: pg.ClientBase, { delivery: d, form, rawBytes }: Row): Promise<Stored | null> {
+/** The event row and (for RECEIVED) its job, in one statement: atomic without BEGIN/COMMIT. */
+const INSERT_EVENT_AND_JOB = `
+  WITH ins AS (
+    INSERT INTO webhook_events (id, company_id, trigger_event, status, correlation_id, trace_id, body_sha256,
+                                payload, raw_body, content_type, event_created_at, trace_carrier, raw_bytes,
+                                calcom_event_type_id, booking_uid, calcom_booking_id, last_error)
+    VALUES ($1::uuid, $2::uuid, $3, $4::"WebhookEventStatus", $5, $6, $7, $8::jsonb, $9, $10, $11::timestamptz, $12::jsonb, $13,
+            $14::int, $15, $16::int, $17)
+    ON CONFLICT DO NOTHING
+    RETURNING id)
+  SELECT ins.id::text AS id,
+         CASE WHEN $18::json IS NULL THEN NULL
+              ELSE (graphile_worker.add_job(identifier => 'process_webhook_event', payload => $18::json, max_attempts => $19::int)).id::text
+         END AS job_id
+    FROM ins`;
+
+async function insertOrCount(client: pg.Pool, { delivery: d, form, rawBytes }: Row): Promise<Stored | null> {
   const id = uuidv7();
-  const inserted = await client.query<{ id: string }>(
-    `INSERT INTO webhook_events (id, company_id, trigger_event, status, correlation_id, trace_id, body_sha256,
-                                 payload, raw_body, content_type, event_created_at, trace_carrier, raw_bytes,
-                                 calcom_event_type_id, booking_uid, calcom_booking_id, last_error)
-     VALUES ($1::uuid, $2::uuid, $3, $4::"WebhookEventStatus", $5, $6, $7, $8::jsonb, $9, $10, $11::timestamptz, $12::jsonb, $13,
-             $14::int, $15, $16::int, $17)
-     ON CONFLICT DO NOTHING
-     RETURNING id::text AS id`,
-    [id, d.companyId, d.triggerEvent, d.status, d.correlationId, d.traceId, d.bodySha256, d.payloadJson,
-      d.rawBody, d.contentType, d.eventCreatedAt, JSON.stringify(d.traceCarrier), rawBytes,
-      d.keys.eventTypeId, d.keys.bookingUid, d.keys.bookingId, d.note ?? null],
-  );
-  if (inserted.rowCount === 1) {
-    if (d.status === "RECEIVED") {
-      await enqueue("process_webhook_event", { eventId: id }, { maxAttempts: PROCESS_MAX_ATTEMPTS }, client);
-    }
-    return { id, duplicate: false, status: d.status, form };
-  }
+  const params = [id, d.companyId, d.triggerEvent, d.status, d.correlationId, d.traceId, d.bodySha256, d.payloadJson,
+    d.rawBody, d.contentType, d.eventCreatedAt, JSON.stringify(d.traceCarrier), rawBytes,
+    d.keys.eventTypeId, d.keys.bookingUid, d.keys.bookingId, d.note ?? null];
+  let inserted = false;
+  const insert = async (payloadJson: string | null) => {
+    const r = await client.query<{ id: string; job_id: string | null }>(INSERT_EVENT_AND_JOB, [...params, payloadJson, PROCESS_MAX_ATTEMPTS]);
+    inserted = r.rowCount === 1;
+    return r.rows[0]?.job_id ?? null;
+  };
+  if (d.status === "RECEIVED") await publishWith("process_webhook_event", { eventId: id }, insert);
+  else await insert(null);
+  if (inserted) return { id, duplicate: false, status: d.status, form };
   // Another delivery of the same body won (and has committed: ON CONFLICT waited for it).
   // Two statements, not IS NOT DISTINCT FROM: each matches one of the two unique indexes.
   const existing =
@@ -169,9 +179,11 @@ function* forms(d: Delivery): Generator<Row> {
  * and still processed; should even that be refused, as INVALID with the bytes alone. Only other
  * errors (the database is down, the pool is exhausted) reach the caller, who answers 503.
  *
- * This is the ingest hot path, so it runs on a pooled pg client with its own BEGIN/COMMIT:
- * Prisma's interactive transaction cost more CPU than the statements themselves (bench). A body
- * as sent costs nothing extra; the safe forms are built only after a refusal.
+ * This is the ingest hot path: one statement on the ingest pool stores the row and adds its job
+ * (a data-modifying CTE commits both or neither), where BEGIN, INSERT, add_job, COMMIT took four
+ * round trips (the naive floor still does); Prisma's interactive transaction cost more CPU than
+ * the statements themselves (bench). A body as sent costs nothing extra; the safe forms are
+ * built only after a refusal.
  */
 export async function storeDelivery(d: Delivery): Promise<Stored> {
   for (const row of forms(d)) {
@@ -189,21 +201,9 @@ async function storeRow(row: Row): Promise<Stored> {
   // removed) in that instant; then the next round inserts.
   for (let round = 0; round < 3; round++) {
     // The ingest pool: GraphQL load on the main pool cannot hold up a signed delivery's commit.
-    const client = await inboxPool().connect();
-    let failed: Error | undefined;
-    try {
-      await client.query("BEGIN");
-      const stored = await insertOrCount(client, row);
-      await client.query("COMMIT");
-      if (stored) return stored;
-    } catch (err) {
-      failed = err as Error;
-      await client.query("ROLLBACK").catch(() => {});
-      throw err;
-    } finally {
-      // A client whose statement failed may have lost its connection: discard it, not reuse it.
-      client.release(failed);
-    }
+    // Each statement commits on its own: the event with its job, or a duplicate's count.
+    const stored = await insertOrCount(inboxPool(), row);
+    if (stored) return stored;
   }
   throw new Error("webhook event neither inserted nor found");
 }

@@ -40,6 +40,45 @@ export interface JobSpec {
 
 export const tracer = trace.getTracer("calsync");
 
+/**
+ * For a job added by the caller's own SQL (the inbox adds its job in the same statement as the
+ * event row): a PRODUCER span like `enqueue`'s and the payload with its trace carrier. `add`
+ * runs the statement and returns the job id, or null when it added none (then no span is
+ * recorded: nothing was published).
+ */
+export async function publishWith(
+  task: TaskName,
+  payload: Record<string, unknown>,
+  add: (payloadJson: string) => Promise<string | null>,
+): Promise<string | null> {
+  const span = tracer.startSpan(`${task} publish`, {
+    kind: SpanKind.PRODUCER,
+    attributes: {
+      "messaging.system": "graphile_worker",
+      "messaging.operation.type": "send",
+      "messaging.destination.name": task,
+      ...(currentCorrelationId() ? { "calsync.correlation_id": currentCorrelationId()! } : {}),
+      ...(typeof payload["companyId"] === "string" ? { "calsync.company_id": payload["companyId"] } : {}),
+    },
+  });
+  const carrier: Record<string, string> = {};
+  propagation.inject(trace.setSpan(context.active(), span), carrier);
+  let id: string | null;
+  try {
+    id = await add(JSON.stringify({ ...payload, _trace: carrier }));
+  } catch (err) {
+    span.recordException(err as Error);
+    span.setStatus({ code: 2 });
+    span.end();
+    throw err;
+  }
+  if (id !== null) {
+    span.setAttribute("messaging.message.id", id);
+    span.end();
+  }
+  return id;
+}
+
 /** Adds a job in the given transaction (or on its own); returns the job id. */
 export async function enqueue(
   task: TaskName,

@@ -104,7 +104,9 @@ function errorSummary(err: unknown): Record<string, string> {
  * no counter write. The shared counter still decides the block, so every process agrees on it
  * (another process learns of it at its own next failure from that address).
  */
-const blocked = new LRUCache<string, number>({ max: 100_000, ttl: FAILED_VERIFICATION_LIMIT.blockDuration * 1000 });
+// Bounded by maxSize (one unit per entry), not max: lru-cache preallocates its arrays for `max`
+// entries up front (about 4 MB here, in every process, before the first failure).
+const blocked = new LRUCache<string, number>({ maxSize: 100_000, sizeCalculation: () => 1, ttl: FAILED_VERIFICATION_LIMIT.blockDuration * 1000 });
 
 /** Forgets every in-memory block (tests; the shared counter's own blocks are in `rate_limits`). */
 export function forgetBlockedAddresses(): void {
