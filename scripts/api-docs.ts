@@ -308,7 +308,9 @@ function readmeMeanings(): Map<string, string> {
   for (const line of readme.split("\n")) {
     const m = /^\| ((?:`[A-Z0-9_*]+`(?: \/ )?)+) \| (.*?) \| (.*) \|$/.exec(line);
     if (!m) continue;
-    for (const [, name] of m[1]!.matchAll(/`([A-Z0-9_]+)`/g)) meanings.set(name!, m[3]!.trim());
+    // The README's own anchors, from docs/: ../README.md#….
+    const meaning = m[3]!.trim().replaceAll("](#", "](../README.md#");
+    for (const [, name] of m[1]!.matchAll(/`([A-Z0-9_]+)`/g)) meanings.set(name!, meaning);
   }
   return meanings;
 }
