@@ -18,5 +18,9 @@ export default defineConfig({
     hookTimeout: 90_000,
     pool: "forks",
     fileParallelism: false,
+    // expect.poll waits for what the page shows after a click; its 1 s default is too short on a
+    // busy 2-core CI machine (an undo's coverage refresh missed it once). Waiting longer asserts
+    // nothing about speed: it only stops a slow machine from failing a correct page.
+    expect: { poll: { timeout: 15_000 } },
   },
 });

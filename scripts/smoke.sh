@@ -13,7 +13,7 @@ cleanup() {
   local rc=$?
   if [ -n "${pid:-}" ] && kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid"; wait "$pid" || true; fi
   psql "$admin_url" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null || true
-  rm -f "$log"
+  rm -f "$log" "$log.metrics"
   exit "$rc"
 }
 trap cleanup EXIT
@@ -33,7 +33,9 @@ curl -fsS "$url/graphql" -H "authorization: Bearer $ADMIN_TOKEN" -H 'content-typ
   -d '{"query":"mutation { createCompany(input: {name: \"Smoke\", slug: \"smoke\"}) { slug } }"}' | grep -q '"smoke"'
 curl -fsS "$url/graphql" -H "authorization: Bearer $ADMIN_TOKEN" -H 'content-type: application/json' \
   -d '{"query":"{ coverageReport { totalCompanies } }"}' | grep -q '"totalCompanies":1'
-curl -fsS "$url/metrics" | grep -q "calsync_queue_depth\|# HELP"
+# Read whole bodies before grep: grep -q stops early and curl would fail writing to the pipe.
+curl -fsS "$url/metrics" -o "$log.metrics"
+grep -q "# HELP" "$log.metrics"
 kill -TERM "$pid"
 wait "$pid"   # graceful shutdown exits 0
 pid=

@@ -52,7 +52,9 @@ export function note(message: string): void {
 export function table(out: OutputOptions, head: string[]): Table.Table {
   // Required on first use: `calsync serve` loads this module but never draws a table.
   const TableClass = createRequire(import.meta.url)("cli-table3") as typeof Table;
-  return new TableClass({ head, style: { head: out.colour ? ["cyan"] : [], border: out.colour ? ["grey"] : [] } });
+  // The header is painted here, not by cli-table3's own styles: those go through @colors/colors,
+  // which turns colour off by itself under CI=true, whatever `out.colour` decided.
+  return new TableClass({ head: head.map((h) => paint(out, "bold", h)), style: { head: [], border: [] } });
 }
 
 /** Wraps text in an ANSI colour when allowed. */
