@@ -12,7 +12,7 @@ import type { Prisma } from "../generated/prisma/client.ts";
 import { db, inboxPool } from "../db/client.ts";
 import { log } from "../log.ts";
 import { secretContext } from "../secrets.ts";
-import { uuidv7 } from "../webhooks/inbox.ts";
+import { uuidv7 } from "../db/uuid.ts";
 import { secretBox } from "./stored-secrets.ts";
 import { NotFoundError, UserInputError } from "./errors.ts";
 import { audit } from "./audit.ts";

@@ -32,8 +32,8 @@ import { currentCorrelationId, log } from "../log.ts";
 import { reconcileRunDuration, reconcileRunsTotal } from "../metrics.ts";
 import { reverifyOwnership } from "../domain/calcom-ownership.ts";
 import { companyQueue, isRetryable } from "../sync/runs.ts";
-import { uuidv7 } from "../webhooks/inbox.ts";
-import { enqueue } from "../worker/enqueue.ts";
+import { uuidv7 } from "../db/uuid.ts";
+import { enqueue, jobCanStillRun } from "../worker/enqueue.ts";
 import { reconcilePass, type PageProgress, type ReconcileCounts } from "./engine.ts";
 
 /** graphile-worker attempts of a reconcile job. */
@@ -130,10 +130,7 @@ async function claimRun(
 async function isAbandoned(run: ReconcileRun, tx: Tx): Promise<boolean> {
   const last = Math.max(run.queuedAt.getTime(), run.startedAt?.getTime() ?? 0);
   if (Date.now() - last < ABANDONED_AFTER_MS) return false;
-  const jobs = await tx.$queryRaw<{ n: number }[]>`
-    SELECT count(*)::int AS n FROM graphile_worker.jobs
-     WHERE key = ${reconcileJobKey(run.companyId)} AND attempts < max_attempts`;
-  return (jobs[0]?.n ?? 0) === 0;
+  return !(await jobCanStillRun(tx, reconcileJobKey(run.companyId)));
 }
 
 export interface ExecuteReconcileOptions {

@@ -128,6 +128,17 @@ builder.queryField("webhookEvent", (t) =>
   }),
 );
 
+/**
+ * Who may act on one event: its company, or the admin for an unmatched one. A malformed or
+ * unknown id passes here so the resolver answers NOT_FOUND rather than FORBIDDEN.
+ */
+async function eventOwnerScope(id: string): Promise<true | { company: string } | { admin: true }> {
+  if (!isUuid(id)) return true;
+  const event = await db().webhookEvent.findUnique({ where: { id }, select: { companyId: true } });
+  if (!event) return true;
+  return event.companyId ? { company: event.companyId } : { admin: true };
+}
+
 builder.mutationField("retryWebhookEvent", (t) =>
   t.prismaField({
     type: "WebhookEvent",
@@ -135,12 +146,7 @@ builder.mutationField("retryWebhookEvent", (t) =>
       "Re-enqueues a FAILED (or stuck RECEIVED) event, continuing the event's own trace; an UNMATCHED event is matched again (by event type, booking uid or booking id) and processed once it names a company.",
     args: { id: t.arg.globalID({ required: true, for: WebhookEvent }) },
     // The event's company decides; an unmatched event is the admin's; an unknown id is NOT_FOUND.
-    authScopes: async (_parent, args) => {
-      if (!isUuid(args.id.id)) return true;
-      const event = await db().webhookEvent.findUnique({ where: { id: args.id.id }, select: { companyId: true } });
-      if (!event) return true;
-      return event.companyId ? { company: event.companyId } : { admin: true };
-    },
+    authScopes: (_parent, args) => eventOwnerScope(args.id.id),
     resolve: async (query, _parent, args, ctx) => {
       if (!isUuid(args.id.id)) throw new NotFoundError("WebhookEvent");
       await retryWebhookEvent(args.id.id, actorOf(ctx.principal));
@@ -165,12 +171,7 @@ builder.mutationField("resolveWebhookEvent", (t) =>
     description:
       "Marks a FAILED, INVALID or UNMATCHED event as dealt with (audited), so retention may delete it after WEBHOOK_RETENTION_DAYS like a processed one. Unresolved, such events are kept whatever their age.",
     args: { id: t.arg.globalID({ required: true, for: WebhookEvent }) },
-    authScopes: async (_parent, args) => {
-      if (!isUuid(args.id.id)) return true;
-      const event = await db().webhookEvent.findUnique({ where: { id: args.id.id }, select: { companyId: true } });
-      if (!event) return true;
-      return event.companyId ? { company: event.companyId } : { admin: true };
-    },
+    authScopes: (_parent, args) => eventOwnerScope(args.id.id),
     resolve: async (query, _parent, args, ctx) => {
       if (!isUuid(args.id.id)) throw new NotFoundError("WebhookEvent");
       const event = await db().webhookEvent.findUnique({ where: { id: args.id.id }, select: { companyId: true, status: true, resolvedAt: true } });

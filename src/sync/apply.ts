@@ -2,22 +2,13 @@
  * The SQL that applies Cal.com event types to `services`, shared by the full sync and the
  * single-event-type refresh. Set-based: one statement per chunk of rows, whatever its size.
  */
-import { randomBytes } from "node:crypto";
+import { uuidv7 } from "../db/uuid.ts";
 import type pg from "pg";
 import type { ServiceProjection } from "./normalise.ts";
 
 /** Rows per upsert statement: one `jsonb_to_recordset` parameter, so no bind-parameter limit applies. */
 export const CHUNK_SIZE = 500;
 
-/** A time-ordered random UUID (v7), like the ids Prisma generates. */
-export function uuidv7(): string {
-  const b = randomBytes(16);
-  b.writeUIntBE(Date.now(), 0, 6);
-  b[6] = (b[6]! & 0x0f) | 0x70;
-  b[8] = (b[8]! & 0x3f) | 0x80;
-  const h = b.toString("hex");
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
 
 export interface UpsertCounts {
   created: number;

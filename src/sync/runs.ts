@@ -26,8 +26,8 @@ import { currentCorrelationId, log } from "../log.ts";
 import { syncRunDuration, syncRunsTotal } from "../metrics.ts";
 import { rematchUnmatched } from "../webhooks/match.ts";
 import { Interrupted, isAbort, throwIfAborted } from "../worker/abort.ts";
-import { enqueue } from "../worker/enqueue.ts";
-import { uuidv7 } from "./apply.ts";
+import { enqueue, jobCanStillRun } from "../worker/enqueue.ts";
+import { uuidv7 } from "../db/uuid.ts";
 import { syncCatalogue, TooManyRemoteDeletions, type SyncProgress, type SyncResult } from "./engine.ts";
 import { notifyRunChanged } from "./run-events.ts";
 
@@ -158,11 +158,7 @@ async function claimRun(
 async function isAbandoned(run: SyncRun, tx: Tx): Promise<boolean> {
   const last = Math.max(run.queuedAt.getTime(), run.startedAt?.getTime() ?? 0);
   if (Date.now() - last < ABANDONED_AFTER_MS) return false;
-  // A job that has used up its attempts stays in the table but will never run again.
-  const jobs = await tx.$queryRaw<{ n: number }[]>`
-    SELECT count(*)::int AS n FROM graphile_worker.jobs
-     WHERE key = ${syncJobKey(run.companyId)} AND attempts < max_attempts`;
-  return (jobs[0]?.n ?? 0) === 0;
+  return !(await jobCanStillRun(tx, syncJobKey(run.companyId)));
 }
 
 export interface ExecuteOptions {

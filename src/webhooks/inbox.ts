@@ -8,7 +8,7 @@
  * number of concurrent copies win; the others wait for it to commit, find its row and count
  * themselves in `duplicate_count`. If the first one rolls back, the next one inserts instead.
  */
-import { randomBytes } from "node:crypto";
+import { uuidv7 } from "../db/uuid.ts";
 import type pg from "pg";
 import type { WebhookEventStatus } from "../generated/prisma/enums.ts";
 import { inboxPool } from "../db/client.ts";
@@ -19,16 +19,6 @@ import { jsonbSafe, mayHoldUnsafeEscapes, textSafe } from "./safe-json.ts";
 /** Attempts of one processing job before the event is FAILED (graphile-worker backs off between). */
 export const PROCESS_MAX_ATTEMPTS = 8;
 
-/** A time-ordered random UUID (v7), like the ids Prisma generates for the other rows. */
-export function uuidv7(): string {
-  const b = randomBytes(16);
-  const ms = Date.now();
-  b.writeUIntBE(ms, 0, 6);
-  b[6] = (b[6]! & 0x0f) | 0x70;
-  b[8] = (b[8]! & 0x3f) | 0x80;
-  const h = b.toString("hex");
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
 
 export interface Delivery {
   companyId: string | null;

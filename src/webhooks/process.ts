@@ -35,7 +35,7 @@ import { webhookProcessingLag } from "../metrics.ts";
 import { companyQueue } from "../sync/runs.ts";
 import { SYNC_SERVICE_MAX_ATTEMPTS, syncServiceJobKey } from "../sync/service-sync.ts";
 import { enqueue, tracer } from "../worker/enqueue.ts";
-import { uuidv7 } from "./inbox.ts";
+import { uuidv7 } from "../db/uuid.ts";
 import { invalidateListing } from "../sync/listing-cache.ts";
 import { errorLine } from "./errors.ts";
 import { carrierOf, rematchUnmatched } from "./match.ts";

@@ -127,3 +127,14 @@ export async function enqueue(
     },
   );
 }
+
+/**
+ * Whether a job under `key` can still run: graphile-worker keeps a job that used up its attempts
+ * in its table, but it never runs again. A run ledger (sync, reconcile) uses this to tell a run
+ * that is only waiting from one that its worker abandoned.
+ */
+export async function jobCanStillRun(tx: Tx, key: string): Promise<boolean> {
+  const jobs = await tx.$queryRaw<{ n: number }[]>`
+    SELECT count(*)::int AS n FROM graphile_worker.jobs WHERE key = ${key} AND attempts < max_attempts`;
+  return (jobs[0]?.n ?? 0) > 0;
+}
