@@ -25,7 +25,8 @@ import { pool } from "../db/client.ts";
 import { log } from "../log.ts";
 import { CHUNK_SIZE, isLive, loadLinked, markRemoteDeleted, needsWrite, upsertServices, type UpsertCounts } from "./apply.ts";
 import { invalidateListing } from "./listing-cache.ts";
-import { syncEventTypesSkipped } from "../metrics.ts";
+import { syncEventTypesHeld, syncEventTypesSkipped } from "../metrics.ts";
+import { orphanClaims } from "../orphans/claims.ts";
 import { textSafe } from "../webhooks/safe-json.ts";
 import { project, unstorable, type ServiceProjection } from "./normalise.ts";
 
@@ -52,12 +53,25 @@ export interface SyncSkip {
 /** Skips kept on a run (the count is always complete). */
 export const MAX_SKIPS_KEPT = 100;
 
+/** An unlinked event type held back for an orphan that may be the same offer (orphans/claims.ts). */
+export interface SyncHold {
+  calcomEventTypeId: number;
+  title: string;
+  /** The orphan that wants it most, and its score (0 when the pairs were too many to score). */
+  serviceId: string;
+  serviceName: string;
+  score: number;
+}
+
 export interface SyncResult extends SyncCounts {
   /** Upsert statements run (one per chunk). */
   chunks: number;
   /** Event types skipped (malformed, or values their columns cannot hold). */
   skipped: number;
   skips: SyncSkip[];
+  /** Unlinked event types not imported because an orphan may be the same offer (orphans/claims.ts). */
+  heldForLinking: number;
+  holds: SyncHold[];
 }
 
 export interface SyncOptions {
@@ -123,6 +137,7 @@ export async function syncCatalogue(options: SyncOptions): Promise<SyncResult> {
   span?.setAttribute("calsync.sync.fetched", listed.length);
   await options.onProgress?.({ ...counts, progress: LISTED });
 
+  const holds: SyncHold[] = [];
   const conn = await pool().connect();
   let chunks = 0;
   let broken = false;
@@ -136,6 +151,18 @@ export async function syncCatalogue(options: SyncOptions): Promise<SyncResult> {
     present.clear();
     // The valve looks before anything is written, so a refused run changes nothing.
     if (gone.length > live.length / 2 && !options.force) throw new TooManyRemoteDeletions(gone.length, live.length);
+    // New event types an orphan may be the same offer as wait for a person instead of becoming
+    // duplicates of it (orphans/claims.ts); read in this transaction, beside the links.
+    const unlinked = listed.filter((et) => !held.has(et.id));
+    const claims = await orphanClaims(
+      conn,
+      companyId,
+      unlinked.map((et) => ({ id: et.id, title: et.title, slug: et.slug, lengthInMinutes: et.lengthInMinutes })),
+    );
+    for (const et of unlinked) {
+      const claim = claims.get(et.id);
+      if (claim) holds.push({ calcomEventTypeId: et.id, title: textSafe(et.title, 200), serviceId: claim.serviceId, serviceName: claim.serviceName, score: claim.score });
+    }
 
     // Pipelined: while PostgreSQL applies one chunk, this process projects, hashes and serialises
     // the next (pg queues it on the connection, so it starts the moment the previous one ends).
@@ -161,6 +188,7 @@ export async function syncCatalogue(options: SyncOptions): Promise<SyncResult> {
     };
     let batch: ServiceProjection[] = [];
     for (let i = 0; i < listed.length; i++) {
+      if (claims.has(listed[i]!.id)) continue; // held for linking: neither written nor unchanged
       const row = project(listed[i]!);
       if (!needsWrite(held.get(row.eventTypeId), row)) {
         counts.unchanged++;
@@ -192,6 +220,17 @@ export async function syncCatalogue(options: SyncOptions): Promise<SyncResult> {
     "calsync.sync.unchanged": counts.unchanged,
     "calsync.sync.remote_deleted": counts.remoteDeleted,
   });
-  log("sync").info({ companyId, ...counts, chunks }, "catalogue applied");
-  return { ...counts, chunks, skipped: skips.length, skips: skips.slice(0, MAX_SKIPS_KEPT) };
+  if (holds.length > 0) {
+    syncEventTypesHeld.add(holds.length);
+    span?.setAttribute("calsync.sync.held_for_linking", holds.length);
+  }
+  log("sync").info({ companyId, ...counts, heldForLinking: holds.length, chunks }, "catalogue applied");
+  return {
+    ...counts,
+    chunks,
+    skipped: skips.length,
+    skips: skips.slice(0, MAX_SKIPS_KEPT),
+    heldForLinking: holds.length,
+    holds: holds.slice(0, MAX_SKIPS_KEPT),
+  };
 }
