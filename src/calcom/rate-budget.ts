@@ -12,9 +12,11 @@
  * requests; W = P / (floor(N/burst) − 1) keeps that at N or below. Throughput is
  * (floor(N/burst) − 1)·burst per period: 95 of 100 with the defaults (bursts of 5 every 3.16 s).
  * (A budget of 1 cannot be kept this way; it gets one window per period, i.e. at most 2.)
- * The bound is on grants: a request leaves milliseconds after its grant, and window expiry is
- * judged by each process's clock (rate-limiter-flexible passes Date.now()), so hosts need NTP; the
- * default budget sits 20 % under Cal.com's 120 to absorb both.
+ * The bound is on grants, and it needs each window to open when the store grants its first point:
+ * the store's clock decides and stamps every window at the grant (`storeClock`, see ratelimit.ts;
+ * stamps taken by the caller before the query waited for a connection, a row lock or a CPU made
+ * windows as short as 29 ms instead of 150 under load). A request leaves milliseconds after its
+ * grant; the default budget sits 20 % under Cal.com's 120 to absorb that hop.
  *
  * A caller that finds the budget spent waits `msBeforeNext` plus a little jitter and tries again,
  * recording `calsync_rate_budget_waits` / `_wait_seconds` and a span event. The jitter makes the
@@ -75,7 +77,7 @@ export class RateBudget {
     this.#maxJitterMs = options.maxJitterMs ?? 50;
     this.#limiter =
       options.limiter ??
-      createLimiter({ keyPrefix: "calcom-budget", points: this.shape.burst, duration: this.shape.windowMs / 1000 });
+      createLimiter({ keyPrefix: "calcom-budget", points: this.shape.burst, duration: this.shape.windowMs / 1000, storeClock: true });
   }
 
   /**
