@@ -45,6 +45,9 @@ export const syncRunsTotal = meter.createCounter("calsync_sync_runs", { descript
 export const syncEventTypesSkipped = meter.createCounter("calsync_sync_event_types_skipped", {
   description: "Cal.com event types a sync skipped because they cannot be stored, by reason (invalid, out_of_range, unstorable_text)",
 });
+export const syncEventTypesHeld = meter.createCounter("calsync_sync_event_types_held_for_linking", {
+  description: "Unlinked Cal.com event types a sync did not import because an orphaned service may be the same offer",
+});
 export const syncRunDuration = meter.createHistogram("calsync_sync_run_duration_seconds", {
   description: "Sync run duration",
   advice: { explicitBucketBoundaries: LONG_BUCKETS },

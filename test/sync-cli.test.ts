@@ -51,12 +51,31 @@ describe("calsync sync", () => {
 
     expect(stderr).toBe("");
     expect(code).toBe(0);
-    expect(stdout).toMatch(/company.*status.*fetched.*created.*updated.*unchanged.*remoteDeleted.*duration/);
-    expect(stdout).toMatch(new RegExp(`${company.slug}\\s*│\\s*SUCCEEDED\\s*│\\s*11\\s*│\\s*11\\s*│\\s*0\\s*│\\s*0\\s*│\\s*0\\s*│\\s*\\d+\\.\\d\\d s`));
+    expect(stdout).toMatch(/company.*status.*fetched.*created.*updated.*unchanged.*remoteDeleted.*held.*duration/);
+    expect(stdout).toMatch(new RegExp(`${company.slug}\\s*│\\s*SUCCEEDED\\s*│\\s*11\\s*│\\s*11\\s*│\\s*0\\s*│\\s*0\\s*│\\s*0\\s*│\\s*0\\s*│\\s*\\d+\\.\\d\\d s`));
+    expect(stdout).not.toContain("held, not imported");
     expect(await db().syncRun.findFirstOrThrow({ where: { companyId: company.id } })).toMatchObject({
       trigger: "MANUAL", status: "SUCCEEDED", created: 11,
     });
     expect(await db().service.count({ where: { companyId: company.id, syncStatus: "SYNCED" } })).toBe(11);
+  }, 60_000);
+
+  it("says which event types it held back for orphans, and where to go next", async () => {
+    const { company } = await connectedCompany(h.fake, [
+      { title: "Hot Stone Massage", slug: "hot-stone-massage", lengthInMinutes: 60 },
+      { title: "Fango", slug: "fango", lengthInMinutes: 20 },
+    ]);
+    await db().service.create({ data: { companyId: company.id, name: "Hot-Stone-Massage", durationMinutes: 60, syncStatus: "NEVER_SYNCED" } });
+
+    const human = await calsync("sync", gid("Company", company.id));
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(new RegExp(`${company.slug}\\s*│\\s*SUCCEEDED\\s*│\\s*2\\s*│\\s*1\\s*│\\s*0\\s*│\\s*0\\s*│\\s*0\\s*│\\s*1\\s*│`));
+    expect(human.stdout).toContain(`${company.slug}: 1 event type(s) held, not imported: an orphaned service may be the same offer (calsync orphans ${company.id} --suggest)`);
+
+    const json = await calsync("sync", gid("Company", company.id), "--json");
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout).runs).toEqual([expect.objectContaining({ company: company.slug, status: "SUCCEEDED", created: 0, unchanged: 1, heldForLinking: 1 })]);
+    expect(await db().service.count({ where: { companyId: company.id } })).toBe(2);
   }, 60_000);
 
   it("syncs every connected company with --all and exits 1 when one fails", async () => {

@@ -8,10 +8,10 @@
  *    services, 11 linked and 25 orphans (coverage 30.56 %), loaded through the import as an
  *    operator would; then each linked service is synced from Cal.com (`syncService`).
  *
- *    Not a full company sync at start: a full sync imports every Cal.com event type that no
- *    service links as a new SYNCED service (dev/data/README.md), which would swallow the event
- *    types the orphan suggestions point at and leave nothing to link. For the same reason the
- *    scheduled full sync runs daily at 04:00 in the demo (SYNC_CRON), not every 15 minutes.
+ *    Not a full company sync at start: it would import the event types no orphan may be (a team
+ *    meeting, a staff course) and move the data set's starting point away from the old system's
+ *    30.56 %. (It would not swallow the orphans' event types: a sync holds those, see
+ *    src/orphans/claims.ts.) The scheduled full sync runs daily at 04:00 in the demo (SYNC_CRON);
  *    "Sync now" on the dashboard runs one whenever the operator wants.
  * 4. A trickle of signed webhooks (trickle.ts), so the dashboard, /metrics and traces move.
  *

@@ -78,15 +78,32 @@ export function durationAgreement(a: number | null | undefined, b: number | null
   return a === b ? 1 : 0;
 }
 
+/** One side of a comparison with its words normalised once (scoring many pairs normalises each side once). */
+export interface Prepared {
+  title: string[];
+  slug: string[];
+  minutes: number | null;
+}
+
+export function prepareService(service: ServiceSide): Prepared {
+  const name = normaliseWords(service.name);
+  return { title: name, slug: service.slug ? normaliseWords(service.slug) : name, minutes: service.durationMinutes };
+}
+
+export function prepareEventType(eventType: EventTypeSide): Prepared {
+  return { title: normaliseWords(eventType.title), slug: normaliseWords(eventType.slug), minutes: eventType.lengthInMinutes };
+}
+
+/** `similarity` of two prepared sides: the same score, without normalising again. */
+export function preparedSimilarity(service: Prepared, eventType: Prepared): number {
+  const text = 0.7 * wordSimilarity(service.title, eventType.title) + 0.3 * wordSimilarity(service.slug, eventType.slug);
+  const score = 0.85 * text + 0.15 * durationAgreement(service.minutes, eventType.minutes);
+  return Math.round(score * 1000) / 1000;
+}
+
 /** The score of linking `service` to `eventType`, 0..1, rounded to 3 decimals. */
 export function similarity(service: ServiceSide, eventType: EventTypeSide): number {
-  const name = normaliseWords(service.name);
-  const title = normaliseWords(eventType.title);
-  const nameScore = wordSimilarity(name, title);
-  const slugScore = wordSimilarity(service.slug ? normaliseWords(service.slug) : name, normaliseWords(eventType.slug));
-  const text = 0.7 * nameScore + 0.3 * slugScore;
-  const score = 0.85 * text + 0.15 * durationAgreement(service.durationMinutes, eventType.lengthInMinutes);
-  return Math.round(score * 1000) / 1000;
+  return preparedSimilarity(prepareService(service), prepareEventType(eventType));
 }
 
 /** A slug for a new Cal.com event type from a service's slug or name (lowercase, digits, dashes). */

@@ -18,7 +18,7 @@ import type { Service } from "../generated/prisma/client.ts";
 import type { CalcomEventType } from "../calcom/event-types.ts";
 import { db } from "../db/client.ts";
 import { companyListing } from "./listing.ts";
-import { similarity } from "./similarity.ts";
+import { prepareEventType, prepareService, preparedSimilarity } from "./similarity.ts";
 
 export const SUGGESTION_FLOOR = 0.6;
 export const MAX_PER_SERVICE = 3;
@@ -48,10 +48,11 @@ export async function orphansOf(companyId: string): Promise<Service[]> {
 
 /** Pure: suggestions for `orphans` among `listing`, given the event type ids already linked. */
 export function rankSuggestions(orphans: readonly Service[], listing: readonly CalcomEventType[], linked: ReadonlySet<number>): LinkSuggestion[] {
-  const candidates = listing.filter((et) => !linked.has(et.id));
-  const perService: LinkSuggestion[][] = orphans.map((service) =>
-    candidates
-      .map((et) => ({ et, score: similarity(service, et) }))
+  const candidates = listing.filter((et) => !linked.has(et.id)).map((et) => ({ et, prepared: prepareEventType(et) }));
+  const perService: LinkSuggestion[][] = orphans.map((service) => {
+    const side = prepareService(service);
+    return candidates
+      .map(({ et, prepared }) => ({ et, score: preparedSimilarity(side, prepared) }))
       .filter((c) => c.score >= SUGGESTION_FLOOR)
       .sort((a, b) => b.score - a.score || a.et.id - b.et.id)
       .slice(0, MAX_PER_SERVICE)
@@ -65,8 +66,8 @@ export function rankSuggestions(orphans: readonly Service[], listing: readonly C
         rank: i + 1,
         ambiguous: false,
         eventType: c.et,
-      })),
-  );
+      }));
+  });
 
   // Ties within one service.
   for (const list of perService) {

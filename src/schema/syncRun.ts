@@ -43,6 +43,49 @@ function skipsOf(value: unknown): SyncSkipShape[] {
   });
 }
 
+interface SyncHoldShape {
+  companyId: string;
+  calcomEventTypeId: number;
+  title: string;
+  serviceId: string;
+  serviceName: string;
+  score: number;
+}
+
+const SyncHold = builder.objectRef<SyncHoldShape>("SyncHold").implement({
+  description:
+    "An unlinked Cal.com event type the sync did not import because an orphaned service may be the same offer: " +
+    "link the service to it (linkService, acceptLinkSuggestions), export the service, or mark it legacy, and the next sync imports what is left.",
+  fields: (t) => ({
+    calcomEventTypeId: t.exposeInt("calcomEventTypeId"),
+    title: t.exposeString("title"),
+    service: t.prismaField({
+      type: "Service",
+      nullable: true,
+      description: "The orphan that wants the event type most (null if it no longer exists).",
+      resolve: async (query, hold) => {
+        const service = await db().service.findUnique({ ...query, where: { id: hold.serviceId } });
+        return service?.companyId === hold.companyId ? service : null;
+      },
+    }),
+    score: t.exposeFloat("score", {
+      description: "The orphan's link-suggestion score for the event type, 0 to 1; 0 when the company had too many orphan × event type pairs to score them (then every unlinked event type is held).",
+    }),
+  }),
+});
+
+function holdsOf(companyId: string, value: unknown): SyncHoldShape[] {
+  if (!Array.isArray(value)) return [];
+  return value.flatMap((v: unknown) => {
+    if (!v || typeof v !== "object") return [];
+    const o = v as Record<string, unknown>;
+    const { calcomEventTypeId, title, serviceId, serviceName, score } = o;
+    return typeof calcomEventTypeId === "number" && typeof title === "string" && typeof serviceId === "string" && typeof score === "number"
+      ? [{ companyId, calcomEventTypeId, title, serviceId, serviceName: typeof serviceName === "string" ? serviceName : "", score }]
+      : [];
+  });
+}
+
 export const SyncRun = builder.prismaNode("SyncRun", {
   id: { field: "id" },
   authScopes: (run) => ({ company: run.companyId }),
@@ -67,6 +110,15 @@ export const SyncRun = builder.prismaNode("SyncRun", {
       select: { skips: true },
       description: "Why each event type was skipped (the first 100).",
       resolve: (run) => skipsOf(run.skips),
+    }),
+    heldForLinking: t.exposeInt("heldForLinking", {
+      description: "Unlinked event types not imported because an orphaned service may be the same offer (see holds).",
+    }),
+    holds: t.field({
+      type: [SyncHold],
+      select: { holds: true, companyId: true },
+      description: "The event types held for orphans, with the orphan that wants each most (the first 100).",
+      resolve: (run) => holdsOf(run.companyId, run.holds),
     }),
     progress: t.exposeFloat("progress", { description: "From 0 (queued) to 1 (finished)." }),
     attempts: t.exposeInt("attempts"),

@@ -23,12 +23,15 @@ export interface SyncCommandOptions {
 
 interface Row {
   company: string;
+  /** The company's id (UUID), for the commands a row may point to. */
+  companyId: string;
   status: string;
   fetched?: number;
   created?: number;
   updated?: number;
   unchanged?: number;
   remoteDeleted?: number;
+  heldForLinking?: number;
   durationMs?: number | null;
   error?: string | null;
 }
@@ -48,7 +51,7 @@ export async function runSyncCommand(options: SyncCommandOptions): Promise<boole
     for (const company of companies) rows.push(await syncOne(company, options.force ?? false));
   });
 
-  const t = table(output, ["company", "status", "fetched", "created", "updated", "unchanged", "remoteDeleted", "duration"]);
+  const t = table(output, ["company", "status", "fetched", "created", "updated", "unchanged", "remoteDeleted", "held", "duration"]);
   for (const r of rows) {
     t.push([
       r.company,
@@ -58,11 +61,18 @@ export async function runSyncCommand(options: SyncCommandOptions): Promise<boole
       r.updated ?? "",
       r.unchanged ?? "",
       r.remoteDeleted ?? "",
+      r.heldForLinking ?? "",
       r.durationMs === undefined || r.durationMs === null ? "" : `${(r.durationMs / 1000).toFixed(2)} s`,
     ]);
   }
   const human = () =>
-    [companies.length === 0 ? "no connected companies" : t.toString(), ...rows.filter((r) => r.error).map((r) => `${r.company}: ${r.error}`)].join("\n");
+    [
+      companies.length === 0 ? "no connected companies" : t.toString(),
+      ...rows.filter((r) => r.error).map((r) => `${r.company}: ${r.error}`),
+      ...rows
+        .filter((r) => r.heldForLinking)
+        .map((r) => `${r.company}: ${r.heldForLinking} event type(s) held, not imported: an orphaned service may be the same offer (calsync orphans ${r.companyId} --suggest)`),
+    ].join("\n");
   if (options.out) options.out(output.json ? JSON.stringify({ runs: rows }) : human());
   else emit(output, { runs: rows }, human);
   return rows.every((r) => r.status === "SUCCEEDED");
@@ -70,10 +80,10 @@ export async function runSyncCommand(options: SyncCommandOptions): Promise<boole
 
 async function syncOne(company: { id: string; slug: string }, force: boolean): Promise<Row> {
   const connected = await db().calcomConnection.count({ where: { companyId: company.id } });
-  if (!connected) return { company: company.slug, status: "NOT CONNECTED", error: "not connected to Cal.com (connectCalcom first)" };
+  if (!connected) return { company: company.slug, companyId: company.id, status: "NOT CONNECTED", error: "not connected to Cal.com (connectCalcom first)" };
   const { run, created } = await startLocalRun(company.id, "MANUAL", force);
   if (!created) {
-    return { company: company.slug, status: "BUSY", error: `a sync is already ${run.status.toLowerCase()} (run ${run.id}); try again when it has finished` };
+    return { company: company.slug, companyId: company.id, status: "BUSY", error: `a sync is already ${run.status.toLowerCase()} (run ${run.id}); try again when it has finished` };
   }
 
   const bar = new SingleBar(
@@ -104,12 +114,14 @@ async function syncOne(company: { id: string; slug: string }, force: boolean): P
     const final = outcome?.run ?? (await db().syncRun.findUniqueOrThrow({ where: { id: run.id } }));
     return {
       company: company.slug,
+      companyId: company.id,
       status: final.status,
       fetched: final.fetched,
       created: final.created,
       updated: final.updated,
       unchanged: final.unchanged,
       remoteDeleted: final.remoteDeleted,
+      heldForLinking: final.heldForLinking,
       durationMs: final.durationMs,
       error: final.error ? `${final.errorClass}: ${final.error}` : null,
     };

@@ -24,7 +24,8 @@ import { pool } from "../db/client.ts";
 import { log } from "../log.ts";
 import { CHUNK_SIZE, isLive, loadLinked, markRemoteDeleted, needsWrite, upsertServices } from "./apply.ts";
 import { invalidateListing } from "./listing-cache.ts";
-import { syncEventTypesSkipped } from "../metrics.ts";
+import { syncEventTypesHeld, syncEventTypesSkipped } from "../metrics.ts";
+import { orphanClaims } from "../orphans/claims.ts";
 import { textSafe } from "../webhooks/safe-json.ts";
 import { project, unstorable, type ServiceProjection } from "./normalise.ts";
 
@@ -51,12 +52,25 @@ export interface SyncSkip {
 /** Skips kept on a run (the count is always complete). */
 export const MAX_SKIPS_KEPT = 100;
 
+/** An unlinked event type held back for an orphan that may be the same offer (orphans/claims.ts). */
+export interface SyncHold {
+  calcomEventTypeId: number;
+  title: string;
+  /** The orphan that wants it most, and its score (0 when the pairs were too many to score). */
+  serviceId: string;
+  serviceName: string;
+  score: number;
+}
+
 export interface SyncResult extends SyncCounts {
   /** Upsert statements run (one per chunk). */
   chunks: number;
   /** Event types skipped (malformed, or values their columns cannot hold). */
   skipped: number;
   skips: SyncSkip[];
+  /** Unlinked event types not imported because an orphan may be the same offer (orphans/claims.ts). */
+  heldForLinking: number;
+  holds: SyncHold[];
 }
 
 export interface SyncOptions {
@@ -122,6 +136,7 @@ export async function syncCatalogue(options: SyncOptions): Promise<SyncResult> {
   span?.setAttribute("calsync.sync.fetched", rows.length);
   await options.onProgress?.({ ...counts, progress: LISTED });
 
+  const holds: SyncHold[] = [];
   const conn = await pool().connect();
   let chunks = 0;
   let broken = false;
@@ -133,9 +148,21 @@ export async function syncCatalogue(options: SyncOptions): Promise<SyncResult> {
     const gone = live.filter((s) => !present.has(s.eventTypeId)).map((s) => s.id);
     // The valve looks before anything is written, so a refused run changes nothing.
     if (gone.length > live.length / 2 && !options.force) throw new TooManyRemoteDeletions(gone.length, live.length);
-    const changed = rows.filter((r) => needsWrite(held.get(r.eventTypeId), r));
+    // New event types an orphan may be the same offer as wait for a person instead of becoming
+    // duplicates of it (orphans/claims.ts); read in this transaction, beside the links.
+    const unlinked = rows.filter((r) => !held.has(r.eventTypeId));
+    const claims = await orphanClaims(
+      conn,
+      companyId,
+      unlinked.map((r) => ({ id: r.eventTypeId, title: r.name, slug: r.slug, lengthInMinutes: r.durationMinutes })),
+    );
+    for (const r of unlinked) {
+      const claim = claims.get(r.eventTypeId);
+      if (claim) holds.push({ calcomEventTypeId: r.eventTypeId, title: textSafe(r.name, 200), serviceId: claim.serviceId, serviceName: claim.serviceName, score: claim.score });
+    }
+    const changed = rows.filter((r) => !claims.has(r.eventTypeId) && needsWrite(held.get(r.eventTypeId), r));
     held.clear();
-    counts.unchanged = rows.length - changed.length;
+    counts.unchanged = rows.length - changed.length - holds.length;
 
     for (let i = 0; i < changed.length; i += chunkSize) {
       const chunk = await upsertServices(conn, companyId, changed.slice(i, i + chunkSize));
@@ -163,6 +190,17 @@ export async function syncCatalogue(options: SyncOptions): Promise<SyncResult> {
     "calsync.sync.unchanged": counts.unchanged,
     "calsync.sync.remote_deleted": counts.remoteDeleted,
   });
-  log("sync").info({ companyId, ...counts, chunks }, "catalogue applied");
-  return { ...counts, chunks, skipped: skips.length, skips: skips.slice(0, MAX_SKIPS_KEPT) };
+  if (holds.length > 0) {
+    syncEventTypesHeld.add(holds.length);
+    span?.setAttribute("calsync.sync.held_for_linking", holds.length);
+  }
+  log("sync").info({ companyId, ...counts, heldForLinking: holds.length, chunks }, "catalogue applied");
+  return {
+    ...counts,
+    chunks,
+    skipped: skips.length,
+    skips: skips.slice(0, MAX_SKIPS_KEPT),
+    heldForLinking: holds.length,
+    holds: holds.slice(0, MAX_SKIPS_KEPT),
+  };
 }

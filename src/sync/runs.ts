@@ -250,12 +250,13 @@ async function executeClaimedRun(runId: string, existing: SyncRun, options: Exec
       },
     });
     const finishedAt = new Date();
-    const { chunks: _chunks, skips, ...counts } = result;
+    const { chunks: _chunks, skips, holds, ...counts } = result;
     run = await db().syncRun.update({
       where: { id: runId },
       data: {
         ...counts,
         skips: skips.map((k) => ({ ...k })),
+        holds: holds.map((k) => ({ ...k })),
         status: "SUCCEEDED",
         progress: 1,
         finishedAt,
@@ -294,6 +295,8 @@ async function executeClaimedRun(runId: string, existing: SyncRun, options: Exec
         status: retry ? "QUEUED" : "FAILED",
         skipped: 0,
         skips: [],
+        heldForLinking: 0,
+        holds: [],
         created: 0,
         updated: 0,
         unchanged: 0,

@@ -864,14 +864,14 @@ const TAB_VIEWS = {
 
   syncs(id, body) {
     const list = el("div", {});
-    replace(body, el("p", { class: "muted" }, "Full syncs of the company's Cal.com event types: scheduled, manual (Sync now, the CLI) and after webhooks."), list);
+    replace(body, el("p", { class: "muted" }, "Full syncs of the company's Cal.com event types: scheduled, manual (Sync now, the CLI) and after webhooks. An event type an orphan may be the same offer as is held for the Orphans tab, not imported as a duplicate."), list);
     const load = async () => {
       const { company } = await gql(Q.SYNC_RUNS, { id });
       if (!company || holdsFocus(list)) return;
       replace(
         list,
         tableOf(
-          ["Queued", "Trigger", "Status", "Progress", "#Duration", "#Fetched", "#Created", "#Updated", "#Unchanged", "#Remote deleted", "Error", "Trace"],
+          ["Queued", "Trigger", "Status", "Progress", "#Duration", "#Fetched", "#Created", "#Updated", "#Unchanged", "#Remote deleted", "#Held for orphans", "Error", "Trace"],
           company.syncRuns.edges.map(({ node: r }) =>
             el(
               "tr",
@@ -886,6 +886,7 @@ const TAB_VIEWS = {
               num(r.updated),
               num(r.unchanged),
               num(r.remoteDeleted),
+              num(r.heldForLinking),
               el("td", { class: "small" }, r.error ? `${r.errorClass ? `${r.errorClass}: ` : ""}${r.error}` : ""),
               el("td", {}, traceLink(r.traceId)),
             ),

@@ -6,7 +6,7 @@ const COVERAGE = `totalServices activeServices syncedServices pendingServices er
   neverSyncedServices legacyServices remoteDeletedServices coveragePercent lastSyncedAt`;
 
 const RUN = `id status trigger progress queuedAt startedAt finishedAt durationMs fetched created updated
-  unchanged remoteDeleted error errorClass traceId correlationId`;
+  unchanged remoteDeleted heldForLinking error errorClass traceId correlationId`;
 
 export const OVERVIEW = `query Overview {
   coverageReport {
