@@ -274,11 +274,11 @@ interface Applied {
 const EVENT_COLUMNS = "id::text, company_id::text, trigger_event, status::text, payload, received_at, trace_carrier";
 
 /**
- * Processes one event, and with it up to BATCH_MAX - 1 other RECEIVED events of its company that
- * no other job holds right now: all applied in one transaction on a pooled pg client (about
- * eight statements for the whole batch, where one event used to take eight), each marked
- * PROCESSED (or IGNORED). Returns the job's own event's result; SKIPPED when there was nothing
- * to do (already done, e.g. by another job's batch; not processable; gone).
+ * Processes one event, and with it up to BATCH_MAX - 1 other RECEIVED events of its company,
+ * received no earlier than it, that no other job holds right now: all applied in one transaction
+ * on a pooled pg client (about eight statements for the whole batch, where one event used to take
+ * eight), each marked PROCESSED (or IGNORED). Returns the job's own event's result; SKIPPED
+ * when there was nothing to do (already done, e.g. by another job's batch; not processable; gone).
  *
  * Batching invariants:
  * - Every event of the batch is row-locked (its own with FOR UPDATE, siblings with SKIP LOCKED,
@@ -393,11 +393,16 @@ async function applyBatch(client: pg.PoolClient, eventId: string, max: number) {
   const companyId = ownRow.company_id;
   const rows = [ownRow];
   if (max > 1) {
+    // Siblings received no earlier than this event: the scan of the partial RECEIVED index starts
+    // at it, not at the company's oldest entry. Before that lie the entries of events already
+    // processed (dead until VACUUM), which a busy company piles up by the tens of thousands
+    // between autovacuum runs, and every batch used to walk them. An older queued event is not
+    // lost: its own job, ahead of this one in the queue, applies it.
     const siblings = await client.query<EventRow>(
       `SELECT ${EVENT_COLUMNS} FROM webhook_events
-        WHERE company_id = $1::uuid AND status = 'RECEIVED' AND id <> $2::uuid
+        WHERE company_id = $1::uuid AND status = 'RECEIVED' AND received_at >= $4::timestamptz AND id <> $2::uuid
         ORDER BY received_at, id LIMIT $3 FOR UPDATE SKIP LOCKED`,
-      [companyId, eventId, max - 1],
+      [companyId, eventId, max - 1, ownRow.received_at],
     );
     rows.push(...siblings.rows);
     rows.sort((x, y) => x.received_at.getTime() - y.received_at.getTime() || (x.id < y.id ? -1 : 1));
