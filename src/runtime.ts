@@ -7,13 +7,16 @@ import { join, resolve } from "node:path";
 import { env, setEnv, type Env } from "./config.ts";
 import { connectDatabase, disconnectDatabase } from "./db/client.ts";
 import { checkSecretsKey } from "./domain/stored-secrets.ts";
-import { startEmbeddedPostgres, type EmbeddedDatabase } from "./db/embedded.ts";
+import { FAST_SHUTDOWN_MS, IMMEDIATE_SHUTDOWN_MS, startEmbeddedPostgres, type EmbeddedDatabase } from "./db/embedded.ts";
 import { migrateDatabase } from "./db/setup.ts";
 import {
   SHARED_FILE,
   findSharedDatabase,
+  orphanedPostmaster,
   publishSharedDatabase,
+  removeStaleRecord,
   runningPostmaster,
+  stopOrphan,
   withdrawSharedDatabase,
 } from "./db/shared-embedded.ts";
 import { configureLogger, log } from "./log.ts";
@@ -123,6 +126,16 @@ async function openEmbedded(dataDir: string): Promise<{ embedded: EmbeddedDataba
       logger.info({ dataDir, ownerPid: shared.pid }, "using the embedded PostgreSQL of the calsync process running on this DATA_DIR");
       return { embedded: null, url: shared.url, attachedTo: { pid: shared.pid } };
     }
+    const orphan = orphanedPostmaster(dataDir);
+    if (orphan !== null) {
+      // Its calsync was killed without stopping it: stop it, then start our own on the directory.
+      logger.warn({ dataDir, postmasterPid: orphan }, "stopping the embedded PostgreSQL left running by a calsync process that is gone");
+      if (!(await stopOrphan(orphan, FAST_SHUTDOWN_MS, IMMEDIATE_SHUTDOWN_MS))) {
+        throw new DataDirBusyError(`the orphaned embedded PostgreSQL in ${databaseDir} (pid ${orphan}) did not stop`);
+      }
+      removeStaleRecord(dataDir);
+      continue;
+    }
     const holder = runningPostmaster(databaseDir);
     if (holder === null) break;
     if (waited >= 5_000) {
@@ -136,7 +149,7 @@ async function openEmbedded(dataDir: string): Promise<{ embedded: EmbeddedDataba
   }
   const started = Date.now();
   const embedded = await startEmbeddedPostgres({ dataDir });
-  publishSharedDatabase(dataDir, embedded.url);
+  publishSharedDatabase(dataDir, embedded.url, embedded.pid);
   logger.info({ dataDir, ms: Date.now() - started }, "embedded PostgreSQL started");
   return { embedded, url: embedded.url, attachedTo: null };
 }

@@ -3,7 +3,7 @@ import { secretContext } from "../src/secrets.ts";
 import { db, pool } from "../src/db/client.ts";
 import { tuneCalcomClients } from "../src/calcom/for-company.ts";
 import { runSyncCommand } from "../src/sync/command.ts";
-import { requestSync } from "../src/sync/runs.ts";
+import { executeRun, requestSync } from "../src/sync/runs.ts";
 import { createService, createServices, createSyncRun } from "./factories.ts";
 import {
   connectedCompany, drainWithRetries, gid, jobsLeft, makeRetriesDue, runRow, startSyncHarness, syncViaGraphql,
@@ -172,6 +172,32 @@ describe("re-syncs", () => {
 });
 
 describe("faults", () => {
+  it("a chunk PostgreSQL refuses mid-apply fails the run and leaves the catalogue as it was", async () => {
+    const { company, apiKey, eventTypes } = await connectedCompany(h.fake, 4);
+    expect((await syncNow(company.id)).status).toBe("SUCCEEDED");
+    const before = await services(company.id);
+    for (const et of eventTypes) h.fake.updateEventType(apiKey, et.id, { title: `${et.title} renamed` });
+    h.fake.addEventTypes(apiKey, [{}, {}, { title: "Refused by PostgreSQL" }, {}, {}, {}]);
+    // The 7th of 10 rows: chunks of 2 put it in the 4th statement, after three have been applied
+    // inside the transaction and while the next one is already queued behind it.
+    await pool().query(`
+      CREATE FUNCTION refuse_service() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.name = 'Refused by PostgreSQL' THEN RAISE EXCEPTION 'refused by a test trigger'; END IF;
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER refuse_service BEFORE INSERT OR UPDATE ON services FOR EACH ROW EXECUTE FUNCTION refuse_service();`);
+    try {
+      const { run } = await requestSync(company.id, "MANUAL");
+      const outcome = await executeRun(run.id, { attempt: 1, maxAttempts: 1, chunkSize: 2 });
+      expect(outcome?.run).toMatchObject({ status: "FAILED", created: 0, updated: 0, error: expect.stringContaining("refused by a test trigger") });
+    } finally {
+      await pool().query("DROP TRIGGER refuse_service ON services; DROP FUNCTION refuse_service();");
+    }
+    expect(await services(company.id)).toEqual(before);
+    await drainJobs(); // the queued job finds its run finished and does nothing
+  });
+
   it("waits the reset time Cal.com gives on a 429, then succeeds", async () => {
     const { company } = await connectedCompany(h.fake, 2);
     h.fake.fault({ status: 429, resetSeconds: 1, path: "/v2/event-types" });

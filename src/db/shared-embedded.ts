@@ -26,6 +26,8 @@ export interface SharedDatabase {
   url: string;
   /** The calsync process that started the database (and will stop it). */
   pid: number;
+  /** That database's postmaster (records written before it was added have none). */
+  postmasterPid?: number | null;
   startedAt: string;
 }
 
@@ -39,9 +41,9 @@ function alive(pid: number): boolean {
 }
 
 /** Records the database this process started (0600). */
-export function publishSharedDatabase(dataDir: string, url: string): void {
+export function publishSharedDatabase(dataDir: string, url: string, postmasterPid: number | null = null): void {
   const path = join(dataDir, SHARED_FILE);
-  const record: SharedDatabase = { url, pid: process.pid, startedAt: new Date().toISOString() };
+  const record: SharedDatabase = { url, pid: process.pid, postmasterPid, startedAt: new Date().toISOString() };
   writeFileSync(path, `${JSON.stringify(record)}\n`, { mode: 0o600 });
   chmodSync(path, 0o600);
 }
@@ -87,10 +89,61 @@ export async function findSharedDatabase(dataDir: string): Promise<SharedDatabas
   }
   if (record.pid === process.pid) return null;
   if (!alive(record.pid) || !(await answers(record.url))) {
-    if (!alive(record.pid)) rmSync(path, { force: true });
+    // A dead owner's record stays while its postmaster runs: it is what lets the next start
+    // recognise that postmaster as an orphan of calsync and reclaim it (orphanedPostmaster).
+    if (!alive(record.pid) && runningPostmaster(join(dataDir, "pg")) === null) rmSync(path, { force: true });
     return null;
   }
   return record;
+}
+
+/**
+ * The postmaster running on this DATA_DIR that a calsync process started and died without
+ * stopping (SIGKILL, where no parent-death signal reached it): the published record names a dead
+ * owner and this very postmaster. Null for anything else (a live owner, a postgres started by
+ * hand, a record from before postmaster pids were published).
+ */
+export function orphanedPostmaster(dataDir: string): number | null {
+  const holder = runningPostmaster(join(dataDir, "pg"));
+  if (holder === null) return null;
+  try {
+    const record = JSON.parse(readFileSync(join(dataDir, SHARED_FILE), "utf8")) as SharedDatabase;
+    return !alive(record.pid) && record.postmasterPid === holder ? holder : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Removes the record of a dead owner (after its orphan was stopped). */
+export function removeStaleRecord(dataDir: string): void {
+  rmSync(join(dataDir, SHARED_FILE), { force: true });
+}
+
+/**
+ * Stops a postmaster that is not our child, as embedded.ts stops its own: SIGINT (fast), then
+ * SIGQUIT (immediate), then SIGKILL to its process group. A process that is not our child gives
+ * no exit event, so this polls; resolves true once it is gone.
+ */
+export async function stopOrphan(pid: number, fastMs: number, immediateMs: number): Promise<boolean> {
+  const gone = async (ms: number) => {
+    for (const until = Date.now() + ms; Date.now() < until; await new Promise((r) => setTimeout(r, 50))) {
+      if (!alive(pid)) return true;
+    }
+    return !alive(pid);
+  };
+  const send = (target: number, sig: NodeJS.Signals) => {
+    try {
+      process.kill(target, sig);
+    } catch {
+      /* gone */
+    }
+  };
+  send(pid, "SIGINT");
+  if (await gone(fastMs)) return true;
+  send(pid, "SIGQUIT");
+  if (await gone(immediateMs)) return true;
+  send(-pid, "SIGKILL");
+  return gone(immediateMs);
 }
 
 /** The pid in `postmaster.pid` when a postmaster still runs on this data directory. */

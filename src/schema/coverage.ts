@@ -1,5 +1,5 @@
 import { builder } from "./builder.ts";
-import { db } from "../db/client.ts";
+import { Company } from "./company.ts";
 import { coverageReport, type Coverage, type CoverageReport } from "../domain/coverage.ts";
 
 export const CoverageRef = builder.objectRef<Coverage>("Coverage").implement({
@@ -23,10 +23,10 @@ type CompanyCoverage = CoverageReport["companies"][number];
 
 const CompanyCoverageRef = builder.objectRef<CompanyCoverage>("CompanyCoverage").implement({
   fields: (t) => ({
-    company: t.prismaField({
-      type: "Company",
-      resolve: (query, row) => db().company.findUniqueOrThrow({ ...query, where: { id: row.companyId } }),
-    }),
+    // The aggregate's row carries the company's columns (no query per company). Fields that need
+    // more (calcomConnected, relations) are loaded by Pothos' fallback, batched per request.
+    // `Company` is read inside this thunk only: company.ts imports this file too.
+    company: t.field({ type: Company, resolve: (row) => row.company }),
     coverage: t.field({ type: CoverageRef, resolve: (row) => row.coverage }),
   }),
 });

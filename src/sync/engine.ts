@@ -20,9 +20,10 @@
  */
 import { trace } from "@opentelemetry/api";
 import type { CalcomClient } from "../calcom/client.ts";
+import type { CalcomEventType } from "../calcom/event-types.ts";
 import { pool } from "../db/client.ts";
 import { log } from "../log.ts";
-import { CHUNK_SIZE, isLive, loadLinked, markRemoteDeleted, needsWrite, upsertServices } from "./apply.ts";
+import { CHUNK_SIZE, isLive, loadLinked, markRemoteDeleted, needsWrite, upsertServices, type UpsertCounts } from "./apply.ts";
 import { invalidateListing } from "./listing-cache.ts";
 import { syncEventTypesHeld, syncEventTypesSkipped } from "../metrics.ts";
 import { orphanClaims } from "../orphans/claims.ts";
@@ -114,17 +115,17 @@ export async function syncCatalogue(options: SyncOptions): Promise<SyncResult> {
   invalidateListing(companyId);
   // Titles go into jsonb on the run: made safe (a NUL title is one reason to skip).
   const skips: SyncSkip[] = checked.invalid.map((i) => ({ calcomEventTypeId: i.id, title: i.title === null ? null : textSafe(i.title, 200), reason: i.reason }));
-  // Cal.com ids are unique, but one statement cannot touch a row twice: keep the last of any repeat.
-  const byId = new Map<number, ServiceProjection>();
+  // Cal.com ids are unique, but one statement cannot touch a row twice: keep the last of any repeat
+  // (in the place of the first, as before). Projected (and hashed) later, a chunk at a time.
+  const byId = new Map<number, CalcomEventType>();
   for (const et of checked.eventTypes) {
     const why = unstorable(et);
     if (why) skips.push({ calcomEventTypeId: et.id, title: textSafe(et.title, 200), reason: why });
-    else byId.set(et.id, project(et));
+    else byId.set(et.id, et);
   }
   checked.eventTypes.length = 0;
-  const rows = [...byId.values()];
+  const listed = [...byId.values()];
   byId.clear();
-  const ids = rows.map((r) => r.eventTypeId);
   // A skipped event type still exists on Cal.com: its service is not REMOTE_DELETED.
   const skippedIds = skips.flatMap((k) => (k.calcomEventTypeId === null ? [] : [k.calcomEventTypeId]));
   for (const skip of skips) syncEventTypesSkipped.add(1, { reason: skip.reason.startsWith("id ") || /outside|fit/.test(skip.reason) ? "out_of_range" : /NUL|surrogate|nested/.test(skip.reason) ? "unstorable_text" : "invalid" });
@@ -132,8 +133,8 @@ export async function syncCatalogue(options: SyncOptions): Promise<SyncResult> {
     log("sync").warn({ companyId, skipped: skips.length, eventTypeIds: skippedIds.slice(0, 20) }, "event types skipped: they cannot be stored");
     span?.setAttribute("calsync.sync.skipped", skips.length);
   }
-  const counts: SyncCounts = { fetched: rows.length, created: 0, updated: 0, unchanged: 0, remoteDeleted: 0 };
-  span?.setAttribute("calsync.sync.fetched", rows.length);
+  const counts: SyncCounts = { fetched: listed.length, created: 0, updated: 0, unchanged: 0, remoteDeleted: 0 };
+  span?.setAttribute("calsync.sync.fetched", listed.length);
   await options.onProgress?.({ ...counts, progress: LISTED });
 
   const holds: SyncHold[] = [];
@@ -143,36 +144,65 @@ export async function syncCatalogue(options: SyncOptions): Promise<SyncResult> {
   try {
     await conn.query("BEGIN");
     const held = await loadLinked(conn, companyId);
-    const present = new Set([...ids, ...skippedIds]);
+    const present = new Set(skippedIds);
+    for (const et of listed) present.add(et.id);
     const live = [...held.values()].filter(isLive);
     const gone = live.filter((s) => !present.has(s.eventTypeId)).map((s) => s.id);
+    present.clear();
     // The valve looks before anything is written, so a refused run changes nothing.
     if (gone.length > live.length / 2 && !options.force) throw new TooManyRemoteDeletions(gone.length, live.length);
     // New event types an orphan may be the same offer as wait for a person instead of becoming
     // duplicates of it (orphans/claims.ts); read in this transaction, beside the links.
-    const unlinked = rows.filter((r) => !held.has(r.eventTypeId));
+    const unlinked = listed.filter((et) => !held.has(et.id));
     const claims = await orphanClaims(
       conn,
       companyId,
-      unlinked.map((r) => ({ id: r.eventTypeId, title: r.name, slug: r.slug, lengthInMinutes: r.durationMinutes })),
+      unlinked.map((et) => ({ id: et.id, title: et.title, slug: et.slug, lengthInMinutes: et.lengthInMinutes })),
     );
-    for (const r of unlinked) {
-      const claim = claims.get(r.eventTypeId);
-      if (claim) holds.push({ calcomEventTypeId: r.eventTypeId, title: textSafe(r.name, 200), serviceId: claim.serviceId, serviceName: claim.serviceName, score: claim.score });
+    for (const et of unlinked) {
+      const claim = claims.get(et.id);
+      if (claim) holds.push({ calcomEventTypeId: et.id, title: textSafe(et.title, 200), serviceId: claim.serviceId, serviceName: claim.serviceName, score: claim.score });
     }
-    const changed = rows.filter((r) => !claims.has(r.eventTypeId) && needsWrite(held.get(r.eventTypeId), r));
-    held.clear();
-    counts.unchanged = rows.length - changed.length - holds.length;
 
-    for (let i = 0; i < changed.length; i += chunkSize) {
-      const chunk = await upsertServices(conn, companyId, changed.slice(i, i + chunkSize));
+    // Pipelined: while PostgreSQL applies one chunk, this process projects, hashes and serialises
+    // the next (pg queues it on the connection, so it starts the moment the previous one ends).
+    // At most two chunks are outstanding; their results are taken in order. A failing chunk
+    // fails the next one too (the transaction is aborted) and the run rolls back as before.
+    let inFlight: { result: Promise<UpsertCounts>; done: number } | undefined;
+    const settle = async () => {
+      if (!inFlight) return;
+      const { result, done } = inFlight;
+      inFlight = undefined;
+      const chunk = await result;
       chunks++;
       counts.created += chunk.created;
       counts.updated += chunk.updated;
       counts.unchanged += chunk.unchanged;
-      const done = Math.min(changed.length, i + chunkSize) / changed.length;
       await options.onProgress?.({ ...counts, progress: LISTED + (APPLIED - LISTED) * done });
+    };
+    const send = async (batch: ServiceProjection[], done: number) => {
+      const result = upsertServices(conn, companyId, batch);
+      result.catch(() => {}); // awaited in settle(); this only keeps it from counting as unhandled meanwhile
+      await settle();
+      inFlight = { result, done };
+    };
+    let batch: ServiceProjection[] = [];
+    for (let i = 0; i < listed.length; i++) {
+      if (claims.has(listed[i]!.id)) continue; // held for linking: neither written nor unchanged
+      const row = project(listed[i]!);
+      if (!needsWrite(held.get(row.eventTypeId), row)) {
+        counts.unchanged++;
+        continue;
+      }
+      batch.push(row);
+      if (batch.length === chunkSize) {
+        await send(batch, (i + 1) / listed.length);
+        batch = [];
+      }
     }
+    if (batch.length > 0) await send(batch, 1);
+    await settle();
+    held.clear();
     // Last, after the complete listing is applied, and in the same transaction.
     counts.remoteDeleted = await markRemoteDeleted(conn, gone);
     await conn.query("COMMIT");
