@@ -60,8 +60,10 @@ interface LibraryInternals {
   _query(q: { name: string; text: string; values: unknown[] }): Promise<unknown>;
   _getTableIdentifier(): string;
   _upsert(key: string, points: number, msDuration: number, forceExpire?: boolean): Promise<unknown>;
+  _getRateLimiterRes(rlKey: string, changedPoints: number, result: unknown): RateLimiterRes;
 }
 const libraryUpsert = (RateLimiterPostgres.prototype as unknown as LibraryInternals)._upsert;
+const libraryGetRes = (RateLimiterPostgres.prototype as unknown as LibraryInternals)._getRateLimiterRes;
 
 /**
  * rate-limiter-flexible's PostgreSQL limiter with windows stamped by the database's clock at the
@@ -69,16 +71,15 @@ const libraryUpsert = (RateLimiterPostgres.prototype as unknown as LibraryIntern
  * keep the library's own statement.
  */
 export class RateLimiterPostgresStoreClock extends RateLimiterPostgres {
-  // `_upsert` and `_query` are rate-limiter-flexible's (11.x) internal hooks: the library's
-  // consume/penalty/reward call `_upsert(key, points, msDuration)` and read `points` and
-  // `expire` (local epoch ms) from the first returned row. test/rate-budget.test.ts holds this.
+  // `_upsert`, `_query` and `_getRateLimiterRes` are rate-limiter-flexible's (11.x) internal
+  // hooks: consume/penalty/reward call `_upsert(key, points, msDuration)` and build their result
+  // from its first row's `points` and `expire`. test/rate-budget.test.ts holds this.
   _upsert(key: string, points: number, msDuration: number, forceExpire = false): Promise<unknown> {
     const library = this as unknown as LibraryInternals;
     if (forceExpire || !(msDuration > 0)) return libraryUpsert.call(this, key, points, msDuration, forceExpire);
     const t = library._getTableIdentifier();
     // One clock reading per row, taken in the DO UPDATE's sub-select, i.e. once the row is
-    // locked (an INSERT needs no lock: nobody else saw the key). `expire` comes back in this
-    // process's clock (now + what is left), for the library's msBeforeNext.
+    // locked (an INSERT needs no lock: nobody else saw the key).
     return library._query({
       name: "calsync-upsert-store-clock",
       text: `
@@ -88,10 +89,17 @@ export class RateLimiterPostgresStoreClock extends RateLimiterPostgres {
           SELECT CASE WHEN ${t}.expire <= c.ms THEN $2 ELSE ${t}.points + $2 END,
                  CASE WHEN ${t}.expire <= c.ms THEN c.ms + $3 ELSE ${t}.expire END
             FROM (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms) c)
-        RETURNING points,
-          expire - (extract(epoch FROM clock_timestamp()) * 1000)::bigint + $4::bigint AS expire`,
-      values: [key, points, Math.round(msDuration), Date.now()],
+        RETURNING points, expire, expire - (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms_left`,
+      values: [key, points, Math.round(msDuration)],
     });
+  }
+
+  _getRateLimiterRes(rlKey: string, changedPoints: number, result: { rows: { ms_left?: string | number }[] }): RateLimiterRes {
+    const res = libraryGetRes.call(this, rlKey, changedPoints, result);
+    // `expire` is the database's clock: what is left of the window comes back measured there.
+    const left = result.rows[0]?.ms_left;
+    if (left !== undefined) (res as { msBeforeNext: number }).msBeforeNext = Math.max(Number(left), 0);
+    return res;
   }
 }
 

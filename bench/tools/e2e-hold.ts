@@ -77,7 +77,13 @@ try {
     const some = (await pool.query<{ id: string }>("SELECT id::text FROM webhook_events ORDER BY received_at DESC LIMIT 1")).rows[0]?.id ?? "00000000-0000-0000-0000-000000000000";
     const st = (await pool.query("SELECT n_live_tup, n_dead_tup, autovacuum_count, autoanalyze_count FROM pg_stat_user_tables WHERE relname = 'webhook_events'")).rows[0];
     const jb = (await pool.query("SELECT n_live_tup, n_dead_tup, autovacuum_count FROM pg_stat_all_tables WHERE relname = '_private_jobs'")).rows[0];
-    console.log(`     siblings: ${await q(`SELECT id FROM webhook_events WHERE company_id = $1::uuid AND status = 'RECEIVED' AND id <> $2::uuid ORDER BY received_at, id LIMIT 49`, [target.companyId, some])}`);
+    console.log(
+      `     siblings: ${await q(
+        `SELECT id FROM webhook_events WHERE company_id = $1::uuid AND status = 'RECEIVED' AND id <> $2::uuid
+            AND received_at >= (SELECT received_at FROM webhook_events WHERE id = $2::uuid) ORDER BY received_at, id LIMIT 49`,
+        [target.companyId, some],
+      )}`,
+    );
     console.log(`     backlog:  ${await q(backlogSql)}`);
     console.log(`     rematch:  ${await q(`SELECT 1 FROM webhook_events WHERE status = 'UNMATCHED' AND (booking_uid = ANY($1::text[]) OR calcom_booking_id = ANY($2::int[])) LIMIT 1`, [["bk_d_1", "bk_d_2"], [100001, 100002]])}`);
     console.log(`     events ${JSON.stringify(st)} jobs ${JSON.stringify(jb)}`);

@@ -153,8 +153,10 @@ describe("a worker killed with SIGKILL", () => {
       await until("the sync to be RUNNING on worker A", async () =>
         fake.requestsTo("/v2/event-types").length > 0 && (await db().syncRun.findUnique({ where: { id: run.id } }))?.status === "RUNNING",
       );
-      const b = await startCalsync(["worker"], env);
+      // A dies first: started before, worker B took seconds to boot on a loaded machine, long
+      // enough for A's hung listing to time out and its retry to finish the run (attempts 1).
       await kill(a);
+      const b = await startCalsync(["worker"], env);
       const finished = await until("the run to finish", async () => {
         const r = await db().syncRun.findUniqueOrThrow({ where: { id: run.id } });
         return r.status === "SUCCEEDED" || r.status === "FAILED" ? r : null;
