@@ -32,10 +32,8 @@ export const MAX_SCORED_PAIRS = 100_000;
 export interface Claim {
   /** The orphan that wants the event type most (by score, then name). */
   serviceId: string;
-  serviceName: string;
+  /** Its score; 0 when the pairs were too many to score (see MAX_SCORED_PAIRS). */
   score: number;
-  /** The pairs were too many to score: held without a score (see MAX_SCORED_PAIRS). */
-  unscored: boolean;
 }
 
 interface OrphanRow {
@@ -63,7 +61,7 @@ export async function orphanClaims(
   if (orphans.length === 0) return claims;
   if (orphans.length * unlinked.length > MAX_SCORED_PAIRS) {
     const first = orphans[0]!;
-    for (const et of unlinked) claims.set(et.id, { serviceId: first.id, serviceName: first.name, score: 0, unscored: true });
+    for (const et of unlinked) claims.set(et.id, { serviceId: first.id, score: 0 });
     return claims;
   }
   const sides = orphans.map((o) => ({ orphan: o, side: prepareService(o) }));
@@ -73,7 +71,7 @@ export async function orphanClaims(
       const score = preparedSimilarity(side, prepared);
       // Orphans come by name: on a tie the first by name keeps the claim.
       if (score >= SUGGESTION_FLOOR && score > (claims.get(et.id)?.score ?? -1)) {
-        claims.set(et.id, { serviceId: orphan.id, serviceName: orphan.name, score, unscored: false });
+        claims.set(et.id, { serviceId: orphan.id, score });
       }
     }
   }

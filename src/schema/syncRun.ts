@@ -48,7 +48,6 @@ interface SyncHoldShape {
   calcomEventTypeId: number;
   title: string;
   serviceId: string;
-  serviceName: string;
   score: number;
 }
 
@@ -79,9 +78,9 @@ function holdsOf(companyId: string, value: unknown): SyncHoldShape[] {
   return value.flatMap((v: unknown) => {
     if (!v || typeof v !== "object") return [];
     const o = v as Record<string, unknown>;
-    const { calcomEventTypeId, title, serviceId, serviceName, score } = o;
+    const { calcomEventTypeId, title, serviceId, score } = o;
     return typeof calcomEventTypeId === "number" && typeof title === "string" && typeof serviceId === "string" && typeof score === "number"
-      ? [{ companyId, calcomEventTypeId, title, serviceId, serviceName: typeof serviceName === "string" ? serviceName : "", score }]
+      ? [{ companyId, calcomEventTypeId, title, serviceId, score }]
       : [];
   });
 }

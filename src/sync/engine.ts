@@ -59,7 +59,6 @@ export interface SyncHold {
   title: string;
   /** The orphan that wants it most, and its score (0 when the pairs were too many to score). */
   serviceId: string;
-  serviceName: string;
   score: number;
 }
 
@@ -161,7 +160,7 @@ export async function syncCatalogue(options: SyncOptions): Promise<SyncResult> {
     );
     for (const et of unlinked) {
       const claim = claims.get(et.id);
-      if (claim) holds.push({ calcomEventTypeId: et.id, title: textSafe(et.title, 200), serviceId: claim.serviceId, serviceName: claim.serviceName, score: claim.score });
+      if (claim) holds.push({ calcomEventTypeId: et.id, title: textSafe(et.title, 200), serviceId: claim.serviceId, score: claim.score });
     }
 
     // Pipelined: while PostgreSQL applies one chunk, this process projects, hashes and serialises

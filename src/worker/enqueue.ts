@@ -4,7 +4,7 @@
  * A PRODUCER span marks the enqueue; its W3C carrier (and the baggage holding the correlation id)
  * travels in the payload as `_trace`, where the task wrapper picks it up.
  */
-import { context, propagation, SpanKind, trace } from "@opentelemetry/api";
+import { context, propagation, SpanKind, trace, type Attributes } from "@opentelemetry/api";
 import type pg from "pg";
 import type { Prisma } from "../generated/prisma/client.ts";
 import { db } from "../db/client.ts";
@@ -40,6 +40,17 @@ export interface JobSpec {
 
 export const tracer = trace.getTracer("calsync");
 
+/** The PRODUCER span's attributes for publishing `task` (publishWith and enqueue). */
+function publishAttributes(task: TaskName, payload: Record<string, unknown>): Attributes {
+  return {
+    "messaging.system": "graphile_worker",
+    "messaging.operation.type": "send",
+    "messaging.destination.name": task,
+    ...(currentCorrelationId() ? { "calsync.correlation_id": currentCorrelationId()! } : {}),
+    ...(typeof payload["companyId"] === "string" ? { "calsync.company_id": payload["companyId"] } : {}),
+  };
+}
+
 /**
  * For a job added by the caller's own SQL (the inbox adds its job in the same statement as the
  * event row): a PRODUCER span like `enqueue`'s and the payload with its trace carrier. `add`
@@ -53,13 +64,7 @@ export async function publishWith(
 ): Promise<string | null> {
   const span = tracer.startSpan(`${task} publish`, {
     kind: SpanKind.PRODUCER,
-    attributes: {
-      "messaging.system": "graphile_worker",
-      "messaging.operation.type": "send",
-      "messaging.destination.name": task,
-      ...(currentCorrelationId() ? { "calsync.correlation_id": currentCorrelationId()! } : {}),
-      ...(typeof payload["companyId"] === "string" ? { "calsync.company_id": payload["companyId"] } : {}),
-    },
+    attributes: publishAttributes(task, payload),
   });
   const carrier: Record<string, string> = {};
   propagation.inject(trace.setSpan(context.active(), span), carrier);
@@ -90,13 +95,7 @@ export async function enqueue(
     `${task} publish`,
     {
       kind: SpanKind.PRODUCER,
-      attributes: {
-        "messaging.system": "graphile_worker",
-        "messaging.operation.type": "send",
-        "messaging.destination.name": task,
-        ...(currentCorrelationId() ? { "calsync.correlation_id": currentCorrelationId()! } : {}),
-        ...(typeof payload["companyId"] === "string" ? { "calsync.company_id": payload["companyId"] } : {}),
-      },
+      attributes: publishAttributes(task, payload),
     },
     async (span) => {
       try {
