@@ -1,13 +1,13 @@
 /**
  * `Company.services` as clients page it: the cursors they hold, both directions, filters with
  * their counts, cursors whose row changed or went away, every Service field through a fragment,
- * and a company token that never reaches another company's rows.
+ * a company token that never reaches another company's rows, and `company(id:)` itself.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeGlobalID } from "@pothos/plugin-relay";
 import { db } from "../src/db/client.ts";
 import { startTestApp, type TestApp } from "./support/app.ts";
-import { createApiTokenFor, createCompany, createService } from "./factories.ts";
+import { connectCompany, createApiTokenFor, createCompany, createService } from "./factories.ts";
 
 let t: TestApp;
 beforeAll(async () => {
@@ -134,5 +134,25 @@ describe("Company.services pages", () => {
     const refused = await t.gql(PAGE, { id: gid("Company", theirs.id), first: 5 }, token);
     expect(refused.body.data).toEqual({ company: null });
     expect(refused.body.errors[0].extensions.code).toBe("FORBIDDEN");
+  });
+});
+
+describe("company(id:) on its own columns", () => {
+  it("answers the company's fields and calcomConnected either way, null for an id that names nothing", async () => {
+    const on = await createCompany({ name: "Connected" });
+    await connectCompany(on.id);
+    const off = await createCompany({ name: "Not connected" });
+    const q = `query($a: ID!, $b: ID!, $none: ID!) {
+      a: company(id: $a) { id name slug createdAt calcomConnected }
+      b: company(id: $b) { name calcomConnected services { totalCount } }
+      none: company(id: $none) { id calcomConnected } }`;
+    const res = await t.gql(q, { a: gid("Company", on.id), b: gid("Company", off.id), none: gid("Company", "00000000-0000-7000-8000-000000000000") });
+    expect(res.body).toEqual({
+      data: {
+        a: { id: gid("Company", on.id), name: "Connected", slug: on.slug, createdAt: on.createdAt.toISOString(), calcomConnected: true },
+        b: { name: "Not connected", calcomConnected: false, services: { totalCount: 0 } },
+        none: null,
+      },
+    });
   });
 });
