@@ -134,6 +134,33 @@ describe("every correctly signed body is stored", () => {
     });
   }
 
+  it("many at once (written together in one statement under load): each stored once with one job, a refused body in its safe form, duplicates counted", async () => {
+    const plain = Array.from({ length: 30 }, () => bookingWith('"plain"'));
+    const refused = Array.from({ length: 5 }, () => bookingWith("1e999999"));
+    const twice = plain[0]!;
+    const bodies = [...plain, ...refused, twice, twice, twice];
+    const responses = await Promise.all(bodies.map(({ raw }) => deliver(t, scopedPath(company.id), raw, { secret: company.secret })));
+    expect(responses.map((r) => r.status)).toEqual(bodies.map(() => 202));
+    expect(responses.filter((r) => r.body.duplicate === true)).toHaveLength(3);
+    expect(new Set(responses.map((r) => r.body.id)).size).toBe(35);
+
+    const { rows } = await pool().query<{ id: string; uid: string; duplicate_count: number; raw_bytes: Buffer | null; jobs: number }>(
+      `SELECT e.id::text, e.payload->'payload'->>'uid' AS uid, e.duplicate_count, e.raw_bytes,
+              (SELECT count(*)::int FROM graphile_worker._private_jobs j WHERE j.payload->>'eventId' = e.id::text) AS jobs
+         FROM webhook_events e WHERE e.payload->'payload'->>'uid' = ANY($1::text[])`,
+      [bodies.map((b) => b.uid)],
+    );
+    expect(rows).toHaveLength(35);
+    const byUid = new Map(rows.map((r) => [r.uid, r]));
+    for (const b of plain) expect(byUid.get(b.uid)).toMatchObject({ raw_bytes: null, jobs: 1 });
+    for (const b of refused) expect(byUid.get(b.uid)!.raw_bytes?.toString("utf8")).toBe(b.raw);
+    for (const b of refused) expect(byUid.get(b.uid)!.jobs).toBe(1);
+    expect(byUid.get(twice.uid)!.duplicate_count).toBe(3);
+
+    await runWebhookJobs();
+    for (const r of responses) expect(await eventById(r.body.id)).toMatchObject({ status: "PROCESSED", lastError: null });
+  });
+
   it("the same on the unscoped paths (matched by event type)", async () => {
     for (const path of ["/webhooks/calcom", "/api/calcom/webhook"]) {
       const { raw } = bookingWith('{"n":1e999999,"s":"\\u0000","d":' + "[".repeat(DEPTH) + "]".repeat(DEPTH) + "}");
