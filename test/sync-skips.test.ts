@@ -3,7 +3,9 @@
  * on its own; what cannot be stored is skipped with its reason on the run (GraphQL `SyncRun.skipped`
  * and `skips`) and in a metric, and the rest is synced. Through GraphQL, against the fake Cal.com.
  */
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { checkEventTypes, eventTypeSchema } from "../src/calcom/event-types.ts";
 import { connectedCompany, drainWithRetries, gid, startSyncHarness, syncViaGraphql, type SyncHarness } from "./support/sync.ts";
 
 let h: SyncHarness;
@@ -83,5 +85,40 @@ describe("a listing with broken event types", () => {
     const after = await services(company.id);
     expect(after.totalCount).toBe(10);
     expect(after.edges.find((e) => e.node.calcomEventTypeId === eventTypes[0]!.id)?.node.syncStatus).toBe("SYNCED");
+  });
+});
+
+describe("which listing items count as event types", () => {
+  // checkEventTypes validates with a strip-mode copy of eventTypeSchema (it skips copying the
+  // fields calsync does not read); it must accept, reject and explain exactly as the schema does.
+  it("exactly the items eventTypeSchema accepts, with the same reasons", () => {
+    const valid = { id: 7, title: "Intro", slug: "intro", lengthInMinutes: 30, description: "", hidden: false, price: 0, currency: "usd",
+      locations: [{ type: "integration", integration: "cal-video" }], bookingFields: [{ type: "name", slug: "name", required: true }], metadata: {}, ownerId: 1, extra: { a: 1 } };
+    const keys = [...Object.keys(valid), "teamId", "schedulingType"];
+    const mutation = fc.record({
+      key: fc.constantFrom(...keys),
+      value: fc.oneof(fc.jsonValue(), fc.constant(undefined), fc.array(fc.dictionary(fc.constantFrom("type", "slug", "x"), fc.jsonValue()), { maxLength: 3 })),
+      nested: fc.option(fc.record({ field: fc.constantFrom("locations", "bookingFields"), key: fc.constantFrom("type", "slug", "x"), value: fc.jsonValue() }), { nil: undefined }),
+    });
+    fc.assert(
+      fc.property(fc.array(mutation, { maxLength: 3 }), fc.oneof(fc.constant(null), fc.jsonValue()), (mutations, other) => {
+        const item: Record<string, unknown> = structuredClone(valid);
+        for (const m of mutations) {
+          if (m.value === undefined) delete item[m.key];
+          else item[m.key] = m.value;
+          if (m.nested && Array.isArray(item[m.nested.field]) && typeof (item[m.nested.field] as unknown[])[0] === "object") {
+            ((item[m.nested.field] as Record<string, unknown>[])[0] ?? {})[m.nested.key] = m.nested.value;
+          }
+        }
+        for (const candidate of [item, other]) {
+          const schema = eventTypeSchema.safeParse(candidate);
+          const checked = checkEventTypes([candidate]);
+          const reason = schema.success ? undefined : schema.error.issues.map((i) => `${i.path.join(".") || "(item)"}: ${i.message}`).join("; ").slice(0, 500);
+          expect({ accepted: checked.eventTypes, reason: checked.invalid[0]?.reason }).toEqual({ accepted: schema.success ? [candidate] : [], reason });
+          expect(checked.eventTypes[0] ?? candidate).toBe(candidate); // the item itself, never a copy
+        }
+      }),
+      { numRuns: 2_000 },
+    );
   });
 });

@@ -80,12 +80,26 @@ export interface InvalidEventType {
   reason: string;
 }
 
+/**
+ * The same checks as `eventTypeSchema` (same fields, same rules, nested locations and booking
+ * fields included), in zod's default strip mode: it accepts and rejects exactly what the loose
+ * schema does (a loose object's catch-all is `unknown`, which accepts anything), but does not walk
+ * and copy the ~50 fields calsync does not read. `checkEventTypes` keeps the item itself, never
+ * zod's output, so the copy was pure cost: 64 → 14 ms of CPU for a 10,000-item listing, warm
+ * (109 → 26 ms the first time in a process).
+ */
+const eventTypeCheckSchema = z.object({
+  ...eventTypeSchema.shape,
+  locations: z.array(z.object(locationSchema.shape)).optional(),
+  bookingFields: z.array(z.object(bookingFieldSchema.shape)).optional(),
+});
+
 /** Splits a listing into the items that are event types and the ones that are not. */
 export function checkEventTypes(items: unknown[]): { eventTypes: CalcomEventType[]; invalid: InvalidEventType[] } {
   const eventTypes: CalcomEventType[] = [];
   const invalid: InvalidEventType[] = [];
   for (const item of items) {
-    const parsed = eventTypeSchema.safeParse(item);
+    const parsed = eventTypeCheckSchema.safeParse(item);
     if (parsed.success) {
       // The item itself, not zod's copy: the schema has no defaults or transforms, so the two are
       // equal, and a 10,000-item listing is then held once rather than twice during a sync.

@@ -210,6 +210,11 @@ export async function rematchUnmatched(scope: RematchScope = {}): Promise<Rematc
       [scope.bookings.uids, scope.bookings.ids],
     );
     if (probe.rowCount === 0) return result;
+  } else if (!scope.ids) {
+    // Runs after every successful sync: with no UNMATCHED event at all (the usual case), one
+    // probe through the UNMATCHED partial indexes instead of an empty BEGIN/SELECT/COMMIT.
+    const probe = await pool().query(`SELECT 1 FROM webhook_events WHERE status = 'UNMATCHED' LIMIT 1`);
+    if (probe.rowCount === 0) return result;
   }
   const client = await pool().connect();
   let failed: Error | undefined;
