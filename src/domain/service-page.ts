@@ -2,11 +2,13 @@
  * One page of a company's services (`Company.services`), with its total count, as one statement
  * on the pg pool.
  *
- * Why not Prisma: for a relation connection with `totalCount`, Pothos asks Prisma for the parent's
- * `_count`, which Prisma 7 compiles to a join on `SELECT company_id, count(*) FROM services GROUP
- * BY company_id`: every service of every company is counted on each page request. Here the count
- * is the company's own (index-only on `services(company_id, …)`), and the page and the count are
- * one round trip.
+ * Why not Prisma: Pothos' relatedConnection made it two Prisma queries per page (the company with
+ * its `_count` of services, then the page with all 23 columns of 51 rows), and Prisma's query
+ * interpreter and row mapping were about half of a 50-service page request's CPU (3.2 ms before,
+ * 1.7 ms after, bench at load ~5). PostgreSQL's own work is about the same either way: the planner
+ * pushes the company filter into Prisma's `GROUP BY company_id` count, so both count the company's
+ * rows only. Here the page and the count are one statement and one round trip, with only the
+ * columns the selection reads.
  *
  * Invariants (the Prisma version's, so cursors and pages stay what clients hold):
  * - order: `name, id` ascending, on the index `services(company_id, name, id)`;

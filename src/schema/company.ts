@@ -64,7 +64,7 @@ builder.queryFields((t) => ({
  * `company(id:)` when the selection needs only the company's own columns (Pothos' query is `{}`:
  * a services page, name, slug, coverage…), optionally with `calcomConnected` (its
  * `connection { companyId }` include): one pg statement instead of Prisma's query engine, which
- * cost about a fifth of a 50-service page request's CPU. Any other include (a relation, a
+ * cost about a tenth of a 50-service page request's CPU. Any other include (a relation, a
  * connection's `_count`) goes through Prisma as before. The row has Prisma's shape (camelCase
  * fields, `connection` null or `{ companyId }`), so Pothos resolves the fields the same way.
  */
