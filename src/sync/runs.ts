@@ -223,17 +223,21 @@ async function executeClaimedRun(runId: string, existing: SyncRun, options: Exec
   const span = trace.getActiveSpan();
   span?.setAttributes({ "calsync.company_id": existing.companyId, "calsync.sync_run_id": runId, "calsync.sync.attempt": options.attempt });
   const startedAt = existing.startedAt ?? new Date();
-  let run = await db().syncRun.update({
-    where: { id: runId },
-    data: {
-      status: "RUNNING",
-      startedAt,
-      attempts: Math.max(options.attempt, existing.attempts),
-      progress: 0,
-      traceId: existing.traceId ?? activeTraceId(),
-    },
-  });
-  await notifyRunChanged(runId);
+  const start = {
+    status: "RUNNING" as const,
+    startedAt,
+    attempts: Math.max(options.attempt, existing.attempts),
+    progress: 0,
+    traceId: existing.traceId ?? activeTraceId(),
+  };
+  // A run this process claimed RUNNING (startLocalRun: `calsync sync`) already reads exactly this,
+  // and its claim sent the NOTIFY: writing it again would change nothing and cost two round trips.
+  // Every real change (a worker's QUEUED -> RUNNING, a retry's attempts) is written and NOTIFYed.
+  const unchanged =
+    existing.status === start.status && existing.startedAt !== null && existing.attempts === start.attempts &&
+    existing.progress === start.progress && existing.traceId === start.traceId;
+  let run = unchanged ? existing : await db().syncRun.update({ where: { id: runId }, data: start });
+  if (!unchanged) await notifyRunChanged(runId);
   const logger = log("sync");
 
   try {
