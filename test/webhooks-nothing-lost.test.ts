@@ -144,15 +144,24 @@ describe("every correctly signed body is stored", () => {
     expect(responses.filter((r) => r.body.duplicate === true)).toHaveLength(3);
     expect(new Set(responses.map((r) => r.body.id)).size).toBe(35);
 
-    const { rows } = await pool().query<{ id: string; uid: string; duplicate_count: number; raw_bytes: Buffer | null; jobs: number }>(
-      `SELECT e.id::text, e.payload->'payload'->>'uid' AS uid, e.duplicate_count, e.raw_bytes,
+    const { rows } = await pool().query<{
+      id: string; uid: string; duplicate_count: number; raw_bytes: Buffer | null; jobs: number;
+      booking_uid: string; calcom_event_type_id: number; content_type: string; has_time: boolean; has_carrier: boolean; status: string;
+    }>(
+      `SELECT e.id::text, e.payload->'payload'->>'uid' AS uid, e.duplicate_count, e.raw_bytes, e.booking_uid, e.calcom_event_type_id,
+              e.content_type, e.event_created_at IS NOT NULL AS has_time, jsonb_typeof(e.trace_carrier) = 'object' AS has_carrier, e.status::text,
               (SELECT count(*)::int FROM graphile_worker._private_jobs j WHERE j.payload->>'eventId' = e.id::text) AS jobs
          FROM webhook_events e WHERE e.payload->'payload'->>'uid' = ANY($1::text[])`,
       [bodies.map((b) => b.uid)],
     );
     expect(rows).toHaveLength(35);
     const byUid = new Map(rows.map((r) => [r.uid, r]));
-    for (const b of plain) expect(byUid.get(b.uid)).toMatchObject({ raw_bytes: null, jobs: 1 });
+    for (const b of plain) {
+      expect(byUid.get(b.uid)).toMatchObject({
+        raw_bytes: null, jobs: 1, booking_uid: b.uid, calcom_event_type_id: EVENT_TYPE, content_type: "application/json",
+        has_time: true, has_carrier: true, status: "RECEIVED",
+      });
+    }
     for (const b of refused) expect(byUid.get(b.uid)!.raw_bytes?.toString("utf8")).toBe(b.raw);
     for (const b of refused) expect(byUid.get(b.uid)!.jobs).toBe(1);
     expect(byUid.get(twice.uid)!.duplicate_count).toBe(3);

@@ -5,6 +5,7 @@
  * x-request-id), and each ingest-pool query's call, connection acquired and result.
  * All times are epoch ms (performance.timeOrigin + now), comparable with the parent's.
  */
+import { Session } from "node:inspector/promises";
 import type { AddressInfo } from "node:net";
 import { PerformanceObserver, constants } from "node:perf_hooks";
 import type pg from "pg";
@@ -73,6 +74,13 @@ inbox.connect = (...args: unknown[]) => {
   });
 };
 
+interface HeapNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: HeapNode[];
+}
+const session = new Session();
+
 await app.listen({ host: "127.0.0.1", port: 0 });
 const port = (app.server.address() as AddressInfo).port;
 serveParent(
@@ -83,6 +91,38 @@ serveParent(
       stalls.length = 0;
       requests.clear();
       queries.length = 0;
+    },
+    /** Sampling heap profile of everything allocated (collected or not) from now until heapStop. */
+    heapStart: async () => {
+      session.connect();
+      await session.post("HeapProfiler.startSampling", {
+        samplingInterval: 2048,
+        includeObjectsCollectedByMajorGC: true,
+        includeObjectsCollectedByMinorGC: true,
+      } as never);
+    },
+    /** Bytes allocated since heapStart, by function (self) and by source file/package (on stack). */
+    heapStop: async () => {
+      const { profile } = (await session.post("HeapProfiler.stopSampling")) as unknown as { profile: { head: HeapNode } };
+      session.disconnect();
+      const self = new Map<string, number>();
+      const onStack = new Map<string, number>();
+      let total = 0;
+      const walk = (n: HeapNode, stack: Set<string>, parent = "") => {
+        const f = n.callFrame;
+        const where = f.url ? f.url.replace(/^.*node_modules\/((@[^/]+\/)?[^/]+).*$/, "$1").replace(/^.*\/(src|bench|otel)\//, "$1/") : "(native)";
+        const frame = `${f.functionName || "(anon)"} ${where}:${f.lineNumber + 1}`;
+        // A native frame (String.prototype.replace, Map…) is named with its caller.
+        const key = f.url ? frame : `${frame} <- ${parent}`;
+        self.set(key, (self.get(key) ?? 0) + n.selfSize);
+        total += n.selfSize;
+        const next = new Set(stack).add(where);
+        for (const w of next) if (n.selfSize) onStack.set(w, (onStack.get(w) ?? 0) + n.selfSize);
+        for (const c of n.children) walk(c, next, frame);
+      };
+      walk(profile.head, new Set());
+      const top = (m: Map<string, number>, k: number) => [...m].sort((a, b) => b[1] - a[1]).slice(0, k);
+      return { total, self: top(self, 30), onStack: top(onStack, 25) };
     },
     dump: () => ({ gcs, stalls, requests: Object.fromEntries(requests), queries }),
   },

@@ -9,7 +9,10 @@
  *   npx tsx bench/tools/ingest-tail.ts [variants=calsync,naive] [c=64] [n=3000] [rounds=3]
  *
  * Variants alternate within each round (as bench/ingest.ts alternates): `naive`, `calsync`, or
- * `calsync:<inbox pool size>`; EXTRA_ARGV='--flag …' adds node flags to every calsync variant.
+ * `calsync:<inbox pool size>`, `base` (calsync from the worktree BASE_TREE, default tail-base), each
+ * optionally with `~--flag+--flag` (node flags after npm start's); EXTRA_ARGV='--flag …' adds node
+ * flags to every calsync variant; HEAP=1 prints what calsync allocated per delivery, by function
+ * and by package (V8's sampling heap profiler, objects already collected included).
  */
 import { PerformanceObserver } from "node:perf_hooks";
 import { readFileSync } from "node:fs";
@@ -57,7 +60,8 @@ try {
   const extra = (process.env["EXTRA_ARGV"] ?? "").split(/\s+/).filter(Boolean);
   const variants = whichArg.split(",");
   for (const v of variants) {
-    const [kind, inboxMax] = v.split(":");
+    const [spec, flags = ""] = v.split("~");
+    const [kind, inboxMax] = spec!.split(":");
     // `base`: calsync as built from another worktree (BASE_TREE, e.g. one checked out at main), for A/B in one run.
     const script = kind === "base" ? `../../../${process.env["BASE_TREE"] ?? "tail-base"}/bench/tools/ingest-tail-child.ts` : "../tools/ingest-tail-child.ts";
     children.set(
@@ -65,7 +69,7 @@ try {
       kind === "calsync" || kind === "base"
         ? await Child.start<{ origin: string }>(script, {
             env: { ...calsyncEnv(database.url), ...(inboxMax ? { INBOX_MAX: inboxMax } : {}) },
-            execArgv: [...START_V8_FLAGS, ...extra],
+            execArgv: [...START_V8_FLAGS, ...extra, ...flags.split("+").filter(Boolean)],
           })
         : await Child.start<{ origin: string }>("naive.ts", {
             env: { DATABASE_URL: database.url, BENCH_SECRET: target.secret, BENCH_COMPANY_ID: target.companyId, BENCH_TABLE: TABLE },
@@ -101,6 +105,8 @@ try {
     if (!which.startsWith("naive")) await child.call("reset");
     genStalls.length = 0;
     genGcs.length = 0;
+    const heap = process.env["HEAP"] && !which.startsWith("naive");
+    if (heap) await child.call("heapStart");
     const cpu0 = await child.cpuMs();
     // What the database's active backends wait on, sampled every 10 ms during the timed run.
     const waits = new Map<string, number>();
@@ -131,6 +137,13 @@ try {
     const { recs, elapsed, t0 } = await run(tag(bookingShots(target, `r${round}`, n), `r${round}`), c);
     sampling.on = false;
     await sampler;
+    if (heap) {
+      const h = await child.call<{ total: number; self: [string, number][]; onStack: [string, number][] }>("heapStop");
+      console.log(`   allocated ${(h.total / n / 1024).toFixed(1)} KB per delivery (sampled); self, KB/delivery:`);
+      for (const [k, v] of h.self) console.log(`     ${(v / n / 1024).toFixed(2).padStart(6)}  ${k}`);
+      console.log("   on stack by file/package, KB/delivery:");
+      for (const [k, v] of h.onStack) console.log(`     ${(v / n / 1024).toFixed(2).padStart(6)}  ${k}`);
+    }
     const cpu = ((await child.cpuMs()) - cpu0) / n;
     const lat = recs.map((x) => x.end - x.start);
     const p99 = percentile(lat, 99);
