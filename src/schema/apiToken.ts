@@ -5,6 +5,7 @@
  */
 import { encodeGlobalID } from "@pothos/plugin-relay";
 import { builder } from "./builder.ts";
+import { canSeeCompany } from "../auth/principal.ts";
 import { db } from "../db/client.ts";
 import { createApiToken } from "../domain/companies.ts";
 import { revokeApiToken } from "../domain/api-tokens.ts";
@@ -15,7 +16,7 @@ import { isUuid } from "./ids.ts";
 
 export const ApiToken = builder.prismaNode("ApiToken", {
   id: { field: "id" },
-  authScopes: (token) => ({ company: token.companyId }),
+  authScopes: (token, ctx) => canSeeCompany(ctx.principal, token.companyId),
   // Never select the hash, even though no field exposes it.
   select: { companyId: true },
   fields: (t) => ({

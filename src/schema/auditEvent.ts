@@ -1,9 +1,10 @@
 import { builder } from "./builder.ts";
+import { canSeeCompany } from "../auth/principal.ts";
 import { Company } from "./company.ts";
 
 export const AuditEvent = builder.prismaNode("AuditEvent", {
   id: { field: "id" },
-  authScopes: (event) => ({ company: event.companyId }),
+  authScopes: (event, ctx) => canSeeCompany(ctx.principal, event.companyId),
   fields: (t) => ({
     actor: t.exposeString("actor", { description: '"admin", "token:<id>", "cli" or "system".' }),
     action: t.exposeString("action"),

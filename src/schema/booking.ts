@@ -1,9 +1,10 @@
 import { builder } from "./builder.ts";
+import { canSeeCompany } from "../auth/principal.ts";
 import { Company } from "./company.ts";
 
 export const Booking = builder.prismaNode("Booking", {
   id: { field: "id" },
-  authScopes: (booking) => ({ company: booking.companyId }),
+  authScopes: (booking, ctx) => canSeeCompany(ctx.principal, booking.companyId),
   fields: (t) => ({
     uid: t.exposeString("uid"),
     calcomBookingId: t.exposeInt("calcomBookingId", { nullable: true }),

@@ -1,6 +1,7 @@
 import DataLoader from "dataloader";
 import { createContextCache } from "@pothos/core";
 import { builder, type Context } from "./builder.ts";
+import { canSeeCompany } from "../auth/principal.ts";
 import type { Prisma, Company as PrismaCompany } from "../generated/prisma/client.ts";
 import { db, pool } from "../db/client.ts";
 import { createCompany } from "../domain/companies.ts";
@@ -11,7 +12,7 @@ import { isUuid } from "./ids.ts";
 
 export const Company = builder.prismaNode("Company", {
   id: { field: "id" },
-  authScopes: (company) => ({ company: company.id }),
+  authScopes: (company, ctx) => canSeeCompany(ctx.principal, company.id),
   fields: (t) => ({
     name: t.exposeString("name"),
     slug: t.exposeString("slug"),

@@ -1,4 +1,5 @@
 import { builder, type Context } from "./builder.ts";
+import { canSeeCompany } from "../auth/principal.ts";
 import { db } from "../db/client.ts";
 import { ReconcileTrigger } from "../generated/prisma/enums.ts";
 import { requestReconcile } from "../reconcile/runs.ts";
@@ -16,7 +17,7 @@ export const ReconcileTriggerEnum = builder.enumType(ReconcileTrigger, {
 export const ReconcileRun = builder.prismaNode("ReconcileRun", {
   id: { field: "id" },
   description: "One pass over the company's Cal.com bookings changed in [since, until], compared with calsync's.",
-  authScopes: (run) => ({ company: run.companyId }),
+  authScopes: (run, ctx) => canSeeCompany(ctx.principal, run.companyId),
   fields: (t) => ({
     company: t.relation("company"),
     trigger: t.expose("trigger", { type: ReconcileTriggerEnum }),

@@ -16,7 +16,7 @@ export const SyncStatusEnum = builder.enumType(SyncStatus, { name: "SyncStatus" 
 
 export const Service = builder.prismaNode("Service", {
   id: { field: "id" },
-  authScopes: (service) => ({ company: service.companyId }),
+  authScopes: (service, ctx) => canSeeCompany(ctx.principal, service.companyId),
   fields: (t) => ({
     company: t.relation("company"),
     name: t.exposeString("name"),

@@ -87,7 +87,7 @@ function holdsOf(companyId: string, value: unknown): SyncHoldShape[] {
 
 export const SyncRun = builder.prismaNode("SyncRun", {
   id: { field: "id" },
-  authScopes: (run) => ({ company: run.companyId }),
+  authScopes: (run, ctx) => canSeeCompany(ctx.principal, run.companyId),
   fields: (t) => ({
     company: t.relation("company"),
     trigger: t.expose("trigger", { type: SyncTriggerEnum }),

@@ -1,4 +1,5 @@
 import { builder } from "./builder.ts";
+import { canSeeCompany } from "../auth/principal.ts";
 import { db } from "../db/client.ts";
 import { actorOf, audit } from "../domain/audit.ts";
 import { WebhookEventSource, WebhookEventStatus } from "../generated/prisma/enums.ts";
@@ -19,7 +20,7 @@ export const WebhookEventSourceEnum = builder.enumType(WebhookEventSource, {
 export const WebhookEvent = builder.prismaNode("WebhookEvent", {
   id: { field: "id" },
   // Unmatched events (no company) are visible to the admin token only.
-  authScopes: (event) => (event.companyId ? { company: event.companyId } : { admin: true }),
+  authScopes: (event, ctx) => (event.companyId ? canSeeCompany(ctx.principal, event.companyId) : ctx.principal.kind === "admin"),
   fields: (t) => ({
     company: t.relation("company", { nullable: true }),
     triggerEvent: t.exposeString("triggerEvent"),
