@@ -71,7 +71,7 @@ export async function graphql(ctx: SectionContext): Promise<Row[]> {
     const n = requests.toLocaleString("en-US");
     return [
       { section: "graphql", metric: "coverageReport p50 ms, c=16", value: coverage.p50, floor: coverageFloor.p50, note: `10,000 services in one company + 5 small; ${n} requests; floor: the aggregate via pg` },
-      { section: "graphql", metric: "coverageReport req/s, c=16", value: coverage.perSecond, floor: coverageFloor.perSecond },
+      { section: "graphql", metric: "coverageReport req/s, c=16", value: coverage.perSecond, floor: coverageFloor.perSecond, note: "calsync shares one aggregate among concurrent requests, each answered from a run started after it arrived; the floor runs one per request" },
       { section: "graphql", metric: "coverageReport server CPU ms/request", value: coverage.cpuPerRequest, floor: coverageFloor.cpuPerRequest, note: "floor: the pg client's CPU" },
       { section: "graphql", metric: "50-service page p50 ms, c=16", value: page.p50, floor: pageFloor.p50, note: "floor: page (LIMIT 51) + count via pg" },
       { section: "graphql", metric: "50-service page req/s, c=16", value: page.perSecond, floor: pageFloor.perSecond },

@@ -4,7 +4,8 @@
  * pass); rows are never loaded into the process. Each company's row carries the company's own
  * columns too, so `coverageReport { companies { company { … } } }` needs no second query. It runs
  * on the pg pool, not through Prisma: Prisma's raw-query path added about 0.3 ms of CPU per call
- * for rows pg already types the same way (int4 to number, timestamptz to Date).
+ * for rows pg already types the same way (int4 to number, timestamptz to Date). Concurrent
+ * requests for the same companies share one run of it (see `aggregate`).
  *
  * Definitions (CONTRACT section 4):
  * - active: `is_active` and not marked LEGACY (legacy services are deliberately off Cal.com);
@@ -13,6 +14,7 @@
  */
 import { Prisma, type Company } from "../generated/prisma/client.ts";
 import { pool } from "../db/client.ts";
+import { CoalescedReads } from "../db/coalesce.ts";
 
 export interface Coverage {
   totalServices: number;
@@ -114,9 +116,19 @@ export function coverageSql(companyIds: readonly string[] | null): Prisma.Sql {
      ORDER BY c.id NULLS FIRST`;
 }
 
-async function aggregate(companyIds: readonly string[] | null): Promise<RawRow[]> {
-  const sql = coverageSql(companyIds);
-  return (await pool().query<RawRow>(sql.text, sql.values as unknown[])).rows;
+const reads = new CoalescedReads<RawRow[]>();
+
+/**
+ * The aggregate, coalesced (src/db/coalesce.ts): concurrent requests for the same companies share
+ * one run that started after each of them arrived, so a service written before a request is
+ * always counted in its answer. The rows are shared: callers only read them.
+ */
+function aggregate(companyIds: readonly string[] | null): Promise<RawRow[]> {
+  const key = companyIds ? [...companyIds].sort().join(",") : "*";
+  return reads.read(key, async () => {
+    const sql = coverageSql(companyIds);
+    return (await pool().query<RawRow>(sql.text, sql.values as unknown[])).rows;
+  });
 }
 
 /** Coverage of several companies (one query); companies without services get zeros. */
