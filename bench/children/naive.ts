@@ -25,6 +25,9 @@ const companyId = process.env["BENCH_COMPANY_ID"]!;
 const table = process.env["BENCH_TABLE"] ?? "bench_webhook_events";
 const pool = new pg.Pool({ connectionString: process.env["DATABASE_URL"], max: POOL_SIZE });
 pool.on("error", () => {});
+// A client-level handler too: graphile-worker (the e2e floor's no-op worker shares this pool) warns
+// "Your pool doesn't have all of the error handlers" into the bench output otherwise.
+pool.on("connect", (client) => client.on("error", () => {}));
 
 const INSERT = `INSERT INTO ${table} (id, company_id, trigger_event, correlation_id, body_sha256, payload, content_type, event_created_at)
   VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6::jsonb, $7, $8::timestamptz) ON CONFLICT DO NOTHING`;
