@@ -120,6 +120,7 @@ describe("Company.services pages", () => {
   });
 
   it("keeps a company token to its own company's services, whatever cursor it sends", async () => {
+    const gpc = (id: string) => Buffer.from(`GPC:S:${id}`).toString("base64");
     const mine = await createCompany();
     const theirs = await createCompany();
     await createService(mine.id, { name: "Mine B" });
@@ -128,9 +129,13 @@ describe("Company.services pages", () => {
     const own = await page(mine.id, { first: 5 }, token);
     expect(names(own)).toEqual(["Mine B"]);
     expect(own.totalCount).toBe(1);
-    // Another company's row as the cursor: the position is read, but only this company's rows come back.
-    const foreign = await page(mine.id, { first: 5, after: Buffer.from(`GPC:S:${other.id}`).toString("base64") }, token);
-    expect(names(foreign)).toEqual(["Mine B"]);
+    // Another company's row as the cursor is an unknown cursor: an empty page, whichever way, so
+    // where that row's name sorts among this company's names is never revealed.
+    for (const dir of [{ first: 5, after: gpc(other.id) }, { last: 5, before: gpc(other.id) }]) {
+      const foreign = await page(mine.id, dir, token);
+      expect(names(foreign)).toEqual([]);
+      expect(foreign.totalCount).toBe(1);
+    }
     const refused = await t.gql(PAGE, { id: gid("Company", theirs.id), first: 5 }, token);
     expect(refused.body.data).toEqual({ company: null });
     expect(refused.body.errors[0].extensions.code).toBe("FORBIDDEN");

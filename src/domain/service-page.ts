@@ -20,7 +20,10 @@
  * - the filter is `serviceFilterWhere`'s: statuses, isActive, and `search` as a case-insensitive
  *   substring of name or slug (ILIKE '%' || s || '%', `%` and `_` not escaped, as Prisma's
  *   `contains` sends it). The count applies the same filter (Pothos' `filterConnectionTotalCount`).
- * - only the company's own rows: `company_id = $1` is part of every branch.
+ * - only the company's own rows: `company_id = $1` is part of every branch, the cursor's position
+ *   included: another company's row as the cursor is an unknown cursor (an empty page), so its
+ *   name is never compared with this company's names (which would let a caller who knows a foreign
+ *   service id learn where its name sorts).
  */
 import { pool } from "../db/client.ts";
 import type { SyncStatus } from "../generated/prisma/enums.ts";
@@ -108,7 +111,7 @@ export async function servicePage(q: ServicePageQuery): Promise<ServicePage> {
   if (q.rows) {
     const forward = q.take > 0;
     const keyset = q.cursorId
-      ? ` AND (name, id) ${forward ? ">" : "<"} (SELECT c.name, c.id FROM services c WHERE c.id = ${param(q.cursorId)}::uuid)`
+      ? ` AND (name, id) ${forward ? ">" : "<"} (SELECT c.name, c.id FROM services c WHERE c.id = ${param(q.cursorId)}::uuid AND c.company_id = $1)`
       : "";
     const dir = forward ? "ASC" : "DESC";
     page =
