@@ -2,10 +2,9 @@
  * Who is calling. The admin token (ADMIN_TOKEN) sees every company; a company token (created by
  * `createApiToken`, stored as a SHA-256 hash) sees its own company only.
  */
-import { createHash, timingSafeEqual } from "node:crypto";
 import { pool } from "../db/client.ts";
 import { touchApiToken } from "../domain/api-tokens.ts";
-import { hashToken, TOKEN_PREFIX } from "../secrets.ts";
+import { hashToken, safeEqual, TOKEN_PREFIX } from "../secrets.ts";
 
 export type Principal =
   | { kind: "admin" }
@@ -14,17 +13,6 @@ export type Principal =
 export function canSeeCompany(principal: Principal, companyId: string | null | undefined): boolean {
   if (principal.kind === "admin") return true;
   return !!companyId && principal.companyId === companyId;
-}
-
-const sha256 = (s: string) => createHash("sha256").update(s).digest();
-
-/** The admin token's digest, computed once per token value (it is fixed for the process). */
-let adminDigest: { token: string; digest: Buffer } | undefined;
-
-/** Constant-time: compares SHA-256 digests (equal length whatever the inputs), as safeEqual does. */
-function isAdmin(token: string, adminToken: string): boolean {
-  if (adminDigest?.token !== adminToken) adminDigest = { token: adminToken, digest: sha256(adminToken) };
-  return timingSafeEqual(sha256(token), adminDigest.digest);
 }
 
 /**
@@ -37,7 +25,7 @@ export async function authenticate(header: string | null | undefined, adminToken
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
   const token = match?.[1];
   if (!token) return null;
-  if (!token.startsWith(TOKEN_PREFIX)) return isAdmin(token, adminToken) ? { kind: "admin" } : null;
+  if (!token.startsWith(TOKEN_PREFIX)) return safeEqual(token, adminToken) ? { kind: "admin" } : null;
   const { rows } = await pool().query<{ id: string; companyId: string; revokedAt: Date | null; lastUsedAt: Date | null }>(
     `SELECT id, company_id AS "companyId", revoked_at AS "revokedAt", last_used_at AS "lastUsedAt" FROM api_tokens WHERE token_hash = $1`,
     [hashToken(token)],

@@ -82,7 +82,7 @@ builder.prismaObjectField(Company, "services", (t) =>
       if (before && after) throw new PothosValidationError('Arguments "before" and "after" are not supported at the same time');
       if (before != null && first != null) throw new PothosValidationError('Arguments "before" and "first" are not supported at the same time');
       if (after != null && last != null) throw new PothosValidationError('Arguments "after" and "last" are not supported at the same time');
-      const { limit } = getConnectionPageSize({ args: { first, last } }) // Pothos' defaults, as relatedConnection had;
+      const { limit } = getConnectionPageSize({ args: { first, last } }); // Pothos' defaults, as relatedConnection had
       const cursor = before ?? after;
       const wanted = connectionSelection(info);
       const page = await servicePage({

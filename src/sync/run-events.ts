@@ -12,6 +12,7 @@
 import pg from "pg";
 import { databaseUrl, db, pool } from "../db/client.ts";
 import { log } from "../log.ts";
+import type { SyncProgress } from "./engine.ts";
 
 export const SYNC_RUN_CHANNEL = "calsync_sync_run";
 
@@ -22,23 +23,13 @@ export async function notifyRunChanged(runId: string, tx: { $executeRaw: ReturnT
   await tx.$executeRaw`SELECT pg_notify(${SYNC_RUN_CHANNEL}, ${runId})`;
 }
 
-/** The counts and progress a running sync reports on its way (engine.ts's SyncProgress). */
-export interface RunProgress {
-  fetched: number;
-  created: number;
-  updated: number;
-  unchanged: number;
-  remoteDeleted: number;
-  progress: number;
-}
-
 /**
  * Writes a running sync's progress to its ledger row and sends the NOTIFY in the same statement
  * (one round trip instead of an UPDATE and a `pg_notify`; a sync of 10,000 reports 22 times). The
  * statement commits on its own, so watchers woken by the NOTIFY read the new progress, as before.
  * Throws when the run no longer exists, as the update it replaces did.
  */
-export async function recordProgress(runId: string, p: RunProgress): Promise<void> {
+export async function recordProgress(runId: string, p: SyncProgress): Promise<void> {
   const res = await pool().query({
     text: `WITH run AS (
              UPDATE sync_runs SET fetched = $2, created = $3, updated = $4, unchanged = $5, remote_deleted = $6, progress = $7

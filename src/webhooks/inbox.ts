@@ -117,6 +117,13 @@ const TRACE_CARRIER = COLUMN_KEYS.indexOf("trace_carrier");
  * The batch as one JSON array of row objects. JSON texts (the payload, the trace carrier, the job
  * payload) are spliced in as they are; a null is left out (jsonb_to_recordset reads a missing key as
  * SQL NULL, where a JSON null would be a jsonb 'null'); bytes go as bytea's hex text.
+ *
+ * Splicing is safe because every spliced text is one complete JSON value: the payload is the body
+ * JSON.parse accepted (a body that is not JSON travels as `raw_body`, a string), the carrier and
+ * the job payload come from JSON.stringify. A complete value cannot close its row's object, so a
+ * sender's bytes can never add or override a column of their row or another's (company_id,
+ * status). A text PostgreSQL's parser refuses where JSON.parse did not (a \u0000 escape) fails
+ * the statement with a class-22 error, and the batch is then written one statement each.
  */
 function batchDocument(rows: PendingWrite[]): string {
   const parts: string[] = [];
